@@ -1,0 +1,1 @@
+"""Tiled whole-slide inference."""

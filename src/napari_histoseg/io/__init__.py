@@ -1,0 +1,1 @@
+"""Slide files, synthetic slides and the per-slide workspace."""

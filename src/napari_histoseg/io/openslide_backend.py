@@ -1,0 +1,85 @@
+"""Slides that tifffile cannot read (MRXS, some SCN/BIF) through openslide.
+
+openslide is optional (the ``openslide`` extra). Its levels are exposed as
+dask arrays whose chunks call ``read_region``, so nothing is read up front.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+
+from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.tiff_backend import OpenedLevels
+
+CHUNK = 1024
+
+
+def open_with_openslide(path: Path, fallback_error: SlideError) -> OpenedLevels:
+    """Open ``path`` with openslide, or re-raise ``fallback_error`` when it cannot."""
+    try:
+        import openslide
+    except ImportError:
+        raise fallback_error from None
+    try:
+        handle = openslide.OpenSlide(str(path))
+    except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as err:
+        raise SlideError(path, f"{fallback_error.problem}; openslide cannot read it "
+                               f"either ({err})") from err
+    levels = tuple(_level_array(handle, level) for level in range(handle.level_count))
+    readers = tuple(_region_reader(handle, level) for level in range(handle.level_count))
+    return OpenedLevels(levels=levels, region_readers=readers, mpp=_mpp(handle),
+                        vendor=f"openslide:{handle.properties.get('openslide.vendor', '?')}",
+                        properties=_properties(handle))
+
+
+def _region_reader(handle, level: int):
+    downsample = handle.level_downsamples[level]
+
+    def read(rows: slice, cols: slice) -> np.ndarray:
+        location = (int(cols.start * downsample), int(rows.start * downsample))
+        size = (cols.stop - cols.start, rows.stop - rows.start)
+        rgba = np.asarray(handle.read_region(location, level, size))
+        return _rgba_to_rgb(rgba)
+
+    return read
+
+
+def _level_array(handle, level: int) -> da.Array:
+    width, height = handle.level_dimensions[level]
+    read = _region_reader(handle, level)
+    chunks = (_chunk_sizes(height), _chunk_sizes(width), (3,))
+
+    def block(block_info=None) -> np.ndarray:
+        (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
+        return read(slice(y0, y1), slice(x0, x1))
+
+    return da.map_blocks(block, chunks=chunks, dtype=np.uint8,
+                         name=f"openslide-{handle._filename}-{level}")
+
+
+def _chunk_sizes(length: int) -> tuple[int, ...]:
+    full, rest = divmod(length, CHUNK)
+    return (CHUNK,) * full + ((rest,) if rest else ())
+
+
+def _rgba_to_rgb(rgba: np.ndarray) -> np.ndarray:
+    """Composite onto white, as pixels with no scan data are transparent."""
+    alpha = rgba[..., 3:4].astype(np.uint16)
+    rgb = (rgba[..., :3].astype(np.uint16) * alpha + 255 * (255 - alpha)) // 255
+    return rgb.astype(np.uint8)
+
+
+def _mpp(handle) -> tuple[float, float] | None:
+    props = handle.properties
+    try:
+        return (float(props["openslide.mpp-y"]), float(props["openslide.mpp-x"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _properties(handle) -> dict:
+    keys = ("openslide.objective-power", "openslide.vendor", "openslide.comment")
+    return {k.split(".", 1)[1]: handle.properties[k] for k in keys if k in handle.properties}

@@ -1,0 +1,171 @@
+"""Lazy whole-slide images: a pyramid of dask arrays with µm per pixel.
+
+``open_slide(path)`` reads Aperio SVS, Hamamatsu NDPI, OME-TIFF and generic
+tiled TIFF through tifffile's zarr store, so no level is ever read whole. Files
+that tifffile cannot read (MRXS and others) go through openslide when the
+``openslide`` extra is installed.
+
+Axes are always (y, x[, c]) in pixels of the level named; ``location`` is the
+top-left (y, x) corner and ``size`` is (h, w).
+
+>>> slide = open_slide("CMU-1-Small-Region.svs")            # doctest: +SKIP
+>>> slide.level_shapes, slide.mpp                             # doctest: +SKIP
+(((2967, 2220),), (0.499, 0.499))
+>>> slide.read_region(0, (100, 200), (512, 512)).shape        # doctest: +SKIP
+(512, 512, 3)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import dask.array as da
+import numpy as np
+
+from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.tiff_backend import open_tiff_levels
+
+#: Fill value for pixels outside the slide (white glass, as scanners fill).
+BACKGROUND = 255
+#: Smallest side a synthesised pyramid level may have.
+MIN_LEVEL_SIDE = 512
+
+
+@dataclass(frozen=True)
+class Slide:
+    """An opened slide.
+
+    Attributes:
+        path: the file.
+        levels: one lazy ``(h, w, 3)`` uint8 dask array per pyramid level,
+            largest first.
+        mpp: level-0 µm per pixel as (y, x), or None when the file has none.
+        vendor: the format, e.g. ``"aperio"``, ``"ome"``, ``"generic-tiff"``.
+        properties: raw metadata worth showing (objective power, scanner...).
+        region_readers: per level, a function reading ``[y0:y1, x0:x1]`` fast,
+            without dask's graph overhead; levels without one use dask.
+    """
+
+    path: Path
+    levels: tuple[da.Array, ...]
+    mpp: tuple[float, float] | None
+    vendor: str
+    properties: dict = field(default_factory=dict)
+    region_readers: tuple[Callable[[slice, slice], np.ndarray] | None, ...] = ()
+
+    @property
+    def level_shapes(self) -> tuple[tuple[int, int], ...]:
+        """(h, w) of each level."""
+        return tuple((int(a.shape[0]), int(a.shape[1])) for a in self.levels)
+
+    @property
+    def downsamples(self) -> tuple[float, ...]:
+        """Level-0 pixels per level pixel, one per level (1.0 first)."""
+        h0, w0 = self.level_shapes[0]
+        return tuple(((h0 / h) + (w0 / w)) / 2 for h, w in self.level_shapes)
+
+    @property
+    def file_size(self) -> int:
+        """Bytes on disk (the main file only)."""
+        return self.path.stat().st_size
+
+    def level_mpp(self, level: int) -> tuple[float, float] | None:
+        """µm per pixel (y, x) of ``level``, or None when the slide has no mpp."""
+        if self.mpp is None:
+            return None
+        factor = self.downsamples[level]
+        return (self.mpp[0] * factor, self.mpp[1] * factor)
+
+    def best_level_for_downsample(self, downsample: float) -> int:
+        """The coarsest level whose downsample does not exceed ``downsample``."""
+        candidates = [i for i, d in enumerate(self.downsamples) if d <= downsample * 1.001]
+        return max(candidates) if candidates else 0
+
+    def read_region(
+        self, level: int, location: tuple[int, int], size: tuple[int, int]
+    ) -> np.ndarray:
+        """Read ``size`` (h, w) pixels at ``location`` (y, x) of ``level``.
+
+        The region may reach past the slide's edges: those pixels are white.
+        Returns a ``(h, w, 3)`` uint8 array.
+        """
+        if not 0 <= level < len(self.levels):
+            raise ValueError(f"{self.path.name}: level {level} does not exist "
+                             f"(the slide has levels 0-{len(self.levels) - 1})")
+        (y, x), (h, w) = location, size
+        height, width = self.level_shapes[level]
+        out = np.full((h, w, 3), BACKGROUND, dtype=np.uint8)
+        y0, x0, y1, x1 = max(y, 0), max(x, 0), min(y + h, height), min(x + w, width)
+        if y1 <= y0 or x1 <= x0:
+            return out
+        rows, cols = slice(y0, y1), slice(x0, x1)
+        reader = self.region_readers[level] if level < len(self.region_readers) else None
+        pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute()
+        out[y0 - y:y1 - y, x0 - x:x1 - x] = pixels[..., :3]
+        return out
+
+    def thumbnail(self, max_size: int = 1024) -> np.ndarray:
+        """The whole slide, at most ``max_size`` pixels on its longer side.
+
+        Reads the smallest level at least that large and resamples it.
+        """
+        from skimage.transform import resize
+
+        level = _level_for_max_size(self.level_shapes, max_size)
+        image = np.asarray(self.levels[level].compute())[..., :3]
+        scale = max_size / max(image.shape[:2])
+        if scale >= 1:
+            return image
+        target = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
+        return (resize(image, target, anti_aliasing=True, preserve_range=True)
+                .round().astype(np.uint8))
+
+
+def open_slide(path: str | Path) -> Slide:
+    """Open a whole-slide image lazily.
+
+    Raises:
+        SlideError: the file is missing, is not a slide, is truncated, or
+            cannot be read without loading a whole level into memory.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SlideError(path, "no such file")
+    try:
+        opened = open_tiff_levels(path)
+    except SlideError as tiff_error:
+        from napari_histoseg.io.openslide_backend import open_with_openslide
+
+        opened = open_with_openslide(path, fallback_error=tiff_error)
+    levels = opened.levels
+    readers = opened.region_readers
+    if len(levels) == 1:
+        levels = pyramid_from_single_level(levels[0])
+        readers = readers[:1]
+    return Slide(path=path, levels=levels, mpp=opened.mpp, vendor=opened.vendor,
+                 properties=opened.properties, region_readers=readers)
+
+
+def pyramid_from_single_level(level0: da.Array) -> tuple[da.Array, ...]:
+    """Halve ``level0`` lazily until it fits ``MIN_LEVEL_SIDE``.
+
+    Each level is a 2x2 mean of the one above, so a pyramid exists for display
+    even when the file holds one level only. Nothing is read until a chunk of
+    a level is asked for.
+    """
+    levels = [level0]
+    while max(levels[-1].shape[:2]) > MIN_LEVEL_SIDE:
+        previous = levels[-1]
+        even = previous[: previous.shape[0] // 2 * 2, : previous.shape[1] // 2 * 2]
+        halved = da.coarsen(np.mean, even, {0: 2, 1: 2}, trim_excess=True)
+        levels.append(halved.astype(np.uint8))
+    return tuple(levels)
+
+
+def _level_for_max_size(shapes: tuple[tuple[int, int], ...], max_size: int) -> int:
+    """Index of the smallest level whose longer side is still >= ``max_size``."""
+    big_enough = [i for i, shape in enumerate(shapes) if max(shape) >= max_size]
+    return max(big_enough) if big_enough else len(shapes) - 1
+

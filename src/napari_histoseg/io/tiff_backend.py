@@ -1,0 +1,204 @@
+"""TIFF-family slides (SVS, NDPI, OME-TIFF, tiled TIFF) through tifffile + zarr.
+
+Each pyramid level is a zarr array over tifffile's store, wrapped in dask.
+Only the tiles that a slice touches are read and decoded.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import dask.array as da
+import numpy as np
+import tifffile
+import zarr
+
+from napari_histoseg.io.errors import SlideError
+
+#: A single stored block larger than this cannot be read lazily.
+MAX_CHUNK_BYTES = 512 * 2**20
+
+RESOLUTION_UNITS = {2: "inch", 3: "centimeter", 4: "millimeter", 5: "micrometer"}
+OME_UNITS_IN_UM = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
+
+
+@dataclass(frozen=True)
+class OpenedLevels:
+    """What a backend found in a file, before single-level pyramids are filled in."""
+
+    levels: tuple[da.Array, ...]
+    region_readers: tuple[Callable[[slice, slice], np.ndarray] | None, ...]
+    mpp: tuple[float, float] | None
+    vendor: str
+    properties: dict = field(default_factory=dict)
+
+
+def open_tiff_levels(path: Path) -> OpenedLevels:
+    """Open ``path`` with tifffile; raise SlideError if it is not a usable slide."""
+    try:
+        tif = tifffile.TiffFile(path)
+    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError) as err:
+        raise SlideError(path, f"not a TIFF-based slide ({err})") from err
+    try:
+        series = _image_series(tif, path)
+        _check_not_truncated(series, path)
+        arrays = [_level_array(series, index, path) for index in range(len(series.levels))]
+        return OpenedLevels(
+            levels=tuple(_as_rgb_dask(array, series.axes, path) for array in arrays),
+            region_readers=tuple(_zarr_region_reader(a, series.axes) for a in arrays),
+            mpp=_mpp(tif),
+            vendor=_vendor(tif),
+            properties=_properties(tif),
+        )
+    except SlideError:
+        tif.close()
+        raise
+    except Exception as err:  # tifffile raises many types on malformed files
+        tif.close()
+        raise SlideError(path, f"malformed TIFF ({type(err).__name__}: {err})") from err
+
+
+def _image_series(tif: tifffile.TiffFile, path: Path) -> tifffile.TiffPageSeries:
+    """The largest 8-bit image series (the slide itself, not label or macro)."""
+    candidates = [s for s in tif.series if s.dtype == np.uint8 and _spatial_axes_ok(s.axes)]
+    if not candidates:
+        found = ", ".join(f"{s.axes} {s.dtype}" for s in tif.series) or "no images"
+        raise SlideError(path, f"no 8-bit brightfield image in the file (found: {found}); "
+                               "histoseg reads RGB or grayscale 8-bit slides")
+    return max(candidates, key=lambda s: int(np.prod(s.shape)))
+
+
+def _spatial_axes_ok(axes: str) -> bool:
+    return axes in ("YXS", "YX", "CYX", "SYX")
+
+
+def _check_not_truncated(series: tifffile.TiffPageSeries, path: Path) -> None:
+    """Fail now, not mid-run, when tile data points past the end of the file."""
+    file_size = path.stat().st_size
+    for level in series.levels:
+        page = level.keyframe
+        ends = [offset + count for offset, count in zip(page.dataoffsets, page.databytecounts)
+                if offset]
+        if ends and max(ends) > file_size:
+            raise SlideError(path, f"the file is truncated: level {level.shape} needs "
+                                   f"{max(ends):,} bytes but the file has {file_size:,}; "
+                                   "copy or export the slide again")
+        chunk_bytes = int(np.prod(page.chunks)) * page.dtype.itemsize
+        if chunk_bytes > MAX_CHUNK_BYTES:
+            raise SlideError(path, f"the image is stored as one block of "
+                                   f"{chunk_bytes / 2**30:.1f} GiB with no pyramid, so it "
+                                   "cannot be read tile by tile; convert it to a tiled "
+                                   "pyramidal TIFF")
+
+
+def _level_array(series: tifffile.TiffPageSeries, index: int, path: Path) -> zarr.Array:
+    store = series.aszarr(level=index)
+    array = zarr.open(store, mode="r")
+    if not isinstance(array, zarr.Array):
+        raise SlideError(path, f"level {index} is not a single image array")
+    return array
+
+
+def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
+    """A lazy (h, w, 3) view of one level, whatever the stored layout."""
+    lazy = da.from_zarr(array)
+    if axes in ("CYX", "SYX"):
+        lazy = lazy.transpose(1, 2, 0)
+    elif axes == "YX":
+        lazy = da.stack([lazy] * 3, axis=-1)
+    if lazy.shape[-1] < 3:
+        raise SlideError(path, f"has {lazy.shape[-1]} colour channels; expected RGB")
+    return lazy[..., :3]
+
+
+def _zarr_region_reader(array: zarr.Array, axes: str) -> Callable[[slice, slice], np.ndarray] | None:
+    """A direct (y, x) reader for the common interleaved-RGB layout."""
+    if axes != "YXS":
+        return None
+    return lambda rows, cols: array[rows, cols]
+
+
+def _vendor(tif: tifffile.TiffFile) -> str:
+    for flag, name in (("is_svs", "aperio"), ("is_ndpi", "hamamatsu"), ("is_ome", "ome"),
+                       ("is_philips", "philips"), ("is_scn", "leica")):
+        if getattr(tif, flag, False):
+            return name
+    return "generic-tiff"
+
+
+def _mpp(tif: tifffile.TiffFile) -> tuple[float, float] | None:
+    """Level-0 µm per pixel (y, x) from the vendor metadata, else resolution tags."""
+    if tif.is_svs:
+        mpp = _svs_fields(tif.pages[0].description).get("MPP")
+        if mpp:
+            return (float(mpp), float(mpp))
+    if tif.is_ome and tif.ome_metadata:
+        ome = _ome_mpp(tif.ome_metadata)
+        if ome:
+            return ome
+    return _tag_mpp(tif.pages[0])
+
+
+def _svs_fields(description: str) -> dict[str, str]:
+    """The ``key = value`` fields of an Aperio ImageDescription."""
+    fields = {}
+    for part in description.split("|")[1:]:
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return fields
+
+
+def _ome_mpp(ome_xml: str) -> tuple[float, float] | None:
+    try:
+        root = ET.fromstring(ome_xml)
+    except ET.ParseError:
+        return None
+    pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"),
+                  None)
+    if pixels is None or "PhysicalSizeX" not in pixels.attrib:
+        return None
+    mpp = []
+    for axis in ("Y", "X"):
+        size = float(pixels.attrib.get(f"PhysicalSize{axis}", pixels.attrib["PhysicalSizeX"]))
+        unit = pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")
+        if unit not in OME_UNITS_IN_UM:
+            return None
+        mpp.append(size * OME_UNITS_IN_UM[unit])
+    return (mpp[0], mpp[1])
+
+
+def _tag_mpp(page: tifffile.TiffPage) -> tuple[float, float] | None:
+    unit = RESOLUTION_UNITS.get(int(page.resolutionunit))
+    if unit is None:
+        return None
+    x_res, y_res = page.resolution
+    mpp_y, mpp_x = mpp_from_resolution(y_res, unit), mpp_from_resolution(x_res, unit)
+    if mpp_y is None or mpp_x is None or not 0.01 < mpp_x < 1000:
+        return None
+    return (mpp_y, mpp_x)
+
+
+def _properties(tif: tifffile.TiffFile) -> dict:
+    """A few human-readable facts about the scan."""
+    if tif.is_svs:
+        fields = _svs_fields(tif.pages[0].description)
+        return {k: fields[k] for k in ("AppMag", "ScanScope ID", "Date", "MPP") if k in fields}
+    if tif.is_ndpi:
+        tags = tif.pages[0].ndpi_tags or {}
+        return {k: str(tags[k]) for k in ("Magnification", "Model") if k in tags}
+    software = tif.pages[0].software
+    return {"Software": software} if software else {}
+
+
+def mpp_from_resolution(resolution: float, unit: str) -> float | None:
+    """µm per pixel from a TIFF resolution tag (pixels per ``unit``)."""
+    microns_per_unit = {"inch": 25400.0, "centimeter": 10000.0, "millimeter": 1000.0,
+                        "micrometer": 1.0}
+    if unit not in microns_per_unit or not resolution or not math.isfinite(resolution):
+        return None
+    return microns_per_unit[unit] / resolution

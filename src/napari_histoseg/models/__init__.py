@@ -1,0 +1,1 @@
+"""Segmentation networks from the HI-Net and edge-guided fusion papers, and their checkpoints."""

@@ -1,0 +1,1 @@
+"""Datasets, losses, metrics and the training loop."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: small slides written into tmp_path by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+CMU_SVS = SHARED_DATA / "cmu-1-small-region" / "CMU-1-Small-Region.svs"
+
+
+def tissue_like_rgb(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A pink-and-purple (h, w, 3) uint8 image with structure at every scale."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    waves = np.sin(y / 37.0) * np.cos(x / 23.0)
+    noise = rng.integers(0, 20, size=shape)
+    rgb = np.stack([200 + 30 * waves, 120 + 60 * waves, 180 + 20 * waves], axis=-1)
+    return np.clip(rgb + noise[..., None], 0, 255).astype(np.uint8)
+
+
+def write_pyramid_tiff(path: Path, image: np.ndarray, mpp: float | None = 0.5,
+                       levels: int = 3, tile: int = 256, compression: str = "jpeg") -> Path:
+    """Write a tiled pyramidal TIFF (SubIFDs) with resolution tags in cm."""
+    import tifffile
+
+    options = dict(tile=(tile, tile), compression=compression, photometric="rgb")
+    resolution = dict(resolution=(1e4 / mpp, 1e4 / mpp), resolutionunit="CENTIMETER") if mpp else {}
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        tif.write(image, subifds=levels - 1, **options, **resolution)
+        for level in range(1, levels):
+            factor = 2**level
+            reduced = image[::factor, ::factor]
+            scaled = dict(resolution=(1e4 / (mpp * factor),) * 2, resolutionunit="CENTIMETER") if mpp else {}
+            tif.write(reduced, subfiletype=1, **options, **scaled)
+    return path
+
+
+@pytest.fixture
+def pyramid_tiff(tmp_path: Path) -> Path:
+    """A 1536 x 2048 JPEG-tiled pyramidal TIFF at 0.5 µm/px with three levels."""
+    return write_pyramid_tiff(tmp_path / "slide.tif", tissue_like_rgb((1536, 2048)))
+
+
+@pytest.fixture
+def cmu_svs() -> Path:
+    if not CMU_SVS.is_file():
+        pytest.skip(f"real test slide not found at {CMU_SVS}")
+    return CMU_SVS
