@@ -169,3 +169,35 @@ def _level_for_max_size(shapes: tuple[tuple[int, int], ...], max_size: int) -> i
     big_enough = [i for i, shape in enumerate(shapes) if max(shape) >= max_size]
     return max(big_enough) if big_enough else len(shapes) - 1
 
+
+
+def describe_slide(slide: Slide) -> list[tuple[str, str]]:
+    """(label, value) rows that summarise a slide for people, e.g. in the Slide dock."""
+    height, width = slide.level_shapes[0]
+    levels = ", ".join(f"{w:,}×{h:,}" for h, w in slide.level_shapes)
+    if slide.mpp is None:
+        mpp = "unknown (not in the file's metadata)"
+    else:
+        mpp = f"{slide.mpp[1]:.4f} × {slide.mpp[0]:.4f} µm/px (x × y)"
+    rows = [
+        ("File", slide.path.name),
+        ("Dimensions", f"{width:,} × {height:,} px"),
+        ("Levels", f"{len(slide.levels)}: {levels}"),
+        ("Resolution", mpp),
+        ("Vendor", slide.vendor),
+        ("File size", _human_bytes(slide.file_size)),
+    ]
+    if slide.mpp is not None:
+        rows.insert(2, ("Physical size", f"{width * slide.mpp[1] / 1000:.2f} × "
+                                         f"{height * slide.mpp[0] / 1000:.2f} mm"))
+    rows.extend((key, str(value)) for key, value in slide.properties.items())
+    return rows
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.1f} {unit}" if unit != "B" else f"{size:,} B"
+        value /= 1024
+    return f"{value:,.1f} TiB"

@@ -1,0 +1,64 @@
+"""The ``histoseg`` command line: the same generators the widgets use, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from napari_histoseg.io.errors import SlideError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="histoseg", description="Whole-slide tumour segmentation for napari.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_info_command(subparsers)
+    _add_demo_command(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; known failures print a one-line error and return 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (SlideError, FileNotFoundError, ValueError) as err:
+        print(f"histoseg {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _add_info_command(subparsers) -> None:
+    parser = subparsers.add_parser("info", help="describe a slide: levels, mpp, vendor")
+    parser.add_argument("slide", type=Path)
+    parser.set_defaults(func=_info)
+
+
+def _info(args: argparse.Namespace) -> int:
+    from napari_histoseg.io.slide import describe_slide, open_slide
+
+    slide = open_slide(args.slide)
+    width = max(len(label) for label, _ in describe_slide(slide))
+    for label, value in describe_slide(slide):
+        print(f"{label:<{width}}  {value}")
+    return 0
+
+
+def _add_demo_command(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo", help="open the sample slide in napari with the plugin's docks")
+    parser.add_argument("--slide", type=Path, default=None,
+                        help="slide to open instead of the bundled sample")
+    parser.add_argument("--screenshot", type=Path, default=Path("out/demo.png"),
+                        help="where to write the screenshot when there is no display")
+    parser.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from napari_histoseg._qt.demo import run_demo
+
+    return run_demo(slide_path=args.slide, screenshot=args.screenshot)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
