@@ -107,3 +107,13 @@ def test_describe_slide_rows(pyramid_tiff):
     assert rows["Dimensions"] == "2,048 × 1,536 px"
     assert rows["Physical size"] == "1.02 × 0.77 mm"
     assert rows["Levels"].startswith("3:")
+
+
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_direct_tile_reads_equal_the_dask_levels(pyramid_tiff, level):
+    slide = open_slide(pyramid_tiff)
+    height, width = slide.level_shapes[level]
+    location, size = (height // 3, width // 5), (200, 270)   # crosses tile borders
+    expected = slide.levels[level][location[0]:location[0] + 200,
+                                   location[1]:location[1] + 270].compute()
+    np.testing.assert_array_equal(slide.read_region(level, location, size), expected)

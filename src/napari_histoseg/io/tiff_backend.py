@@ -7,6 +7,7 @@ Only the tiles that a slice touches are read and decoded.
 from __future__ import annotations
 
 import math
+import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import tifffile
 import zarr
 
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.tile_reader import TiledLevelReader
 
 #: A single stored block larger than this cannot be read lazily.
 MAX_CHUNK_BYTES = 512 * 2**20
@@ -47,9 +49,11 @@ def open_tiff_levels(path: Path) -> OpenedLevels:
         series = _image_series(tif, path)
         _check_not_truncated(series, path)
         arrays = [_level_array(series, index, path) for index in range(len(series.levels))]
+        file_lock = threading.Lock()
         return OpenedLevels(
             levels=tuple(_as_rgb_dask(array, series.axes, path) for array in arrays),
-            region_readers=tuple(_zarr_region_reader(a, series.axes) for a in arrays),
+            region_readers=tuple(_region_reader(level, array, series.axes, file_lock)
+                                 for level, array in zip(series.levels, arrays)),
             mpp=_mpp(tif),
             vendor=_vendor(tif),
             properties=_properties(tif),
@@ -115,10 +119,15 @@ def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
     return lazy[..., :3]
 
 
-def _zarr_region_reader(array: zarr.Array, axes: str) -> Callable[[slice, slice], np.ndarray] | None:
-    """A direct (y, x) reader for the common interleaved-RGB layout."""
+def _region_reader(level: tifffile.TiffPageSeries, array: zarr.Array, axes: str,
+                   file_lock: threading.Lock) -> Callable[[slice, slice], np.ndarray] | None:
+    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr."""
     if axes != "YXS":
         return None
+    if len(level.pages) == 1:
+        direct = TiledLevelReader.for_page(level.keyframe, file_lock)
+        if direct is not None:
+            return direct
     return lambda rows, cols: array[rows, cols]
 
 
