@@ -117,3 +117,18 @@ def test_direct_tile_reads_equal_the_dask_levels(pyramid_tiff, level):
     expected = slide.levels[level][location[0]:location[0] + 200,
                                    location[1]:location[1] + 270].compute()
     np.testing.assert_array_equal(slide.read_region(level, location, size), expected)
+
+
+def test_dicom_wsi_opens_through_openslide(cmu_svs):
+    pytest.importorskip("openslide")
+    dicom = sorted((cmu_svs.parent / "dicom").glob("*.dcm"))[0]
+    slide = open_slide(dicom)
+    assert slide.vendor == "openslide:dicom"
+    assert slide.level_shapes == open_slide(cmu_svs).level_shapes
+    assert slide.mpp == pytest.approx((0.499, 0.499))
+    from_dicom = slide.read_region(0, (1000, 1000), (256, 256)).astype(int)
+    from_svs = open_slide(cmu_svs).read_region(0, (1000, 1000), (256, 256)).astype(int)
+    # the same scan at the same place, re-encoded: strongly correlated pixels
+    assert np.corrcoef(from_dicom.ravel(), from_svs.ravel())[0, 1] > 0.9
+    lazy = slide.levels[1][100:164, 200:264].compute()
+    np.testing.assert_array_equal(lazy, slide.read_region(1, (100, 200), (64, 64)))

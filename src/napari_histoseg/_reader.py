@@ -8,7 +8,7 @@ from typing import Any, Callable
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.slide import Slide, open_slide
 
-SLIDE_SUFFIXES = (".svs", ".ndpi", ".tif", ".tiff", ".mrxs", ".scn", ".bif")
+SLIDE_SUFFIXES = (".svs", ".ndpi", ".tif", ".tiff", ".mrxs", ".scn", ".bif", ".dcm")
 
 LayerData = tuple[Any, dict, str]
 

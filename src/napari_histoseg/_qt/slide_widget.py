@@ -15,7 +15,7 @@ from napari_histoseg.io.slide import Slide, describe_slide, open_slide
 if TYPE_CHECKING:
     import napari
 
-SLIDE_FILTER = "Slides (*.svs *.ndpi *.tif *.tiff *.mrxs *.scn *.bif);;All files (*)"
+SLIDE_FILTER = "Slides (*.svs *.ndpi *.tif *.tiff *.mrxs *.scn *.bif *.dcm);;All files (*)"
 PAIRED_ROLE = "ck56"
 
 
