@@ -127,3 +127,30 @@ def upsample_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Te
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+class UNetDecoder(nn.Module):
+    """A UNet decoder of four ``UNetDecoderBlock``s, deepest skip first.
+
+    bottleneck (B, bottleneck_channels, H/16, W/16) and skips
+    [(B, skip_channels[i], H / 2**i, W / 2**i) for i = 0..3] -> four maps at
+    strides 8, 4, 2, 1 with ``decoder_channels`` widths (coarse to fine).
+    """
+
+    def __init__(self, bottleneck_channels: int, skip_channels: tuple[int, ...],
+                 decoder_channels: tuple[int, ...]):
+        super().__init__()
+        if len(skip_channels) != 4 or len(decoder_channels) != 4:
+            raise ValueError(f"UNetDecoder needs four skips and four decoder widths, got "
+                             f"{tuple(skip_channels)} and {tuple(decoder_channels)}")
+        inputs = (bottleneck_channels, *decoder_channels[:-1])
+        self.blocks = nn.ModuleList(
+            UNetDecoderBlock(cin, skip, cout)
+            for cin, skip, cout in zip(inputs, reversed(skip_channels), decoder_channels))
+
+    def forward(self, bottleneck: torch.Tensor, skips: list[torch.Tensor]) -> list[torch.Tensor]:
+        features, x = [], bottleneck
+        for block, skip in zip(self.blocks, reversed(skips)):
+            x = block(x, skip)
+            features.append(x)
+        return features
