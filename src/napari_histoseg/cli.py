@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.models.catalog import add_models_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="histoseg", description="Whole-slide tumour segmentation for napari.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_info_command(subparsers)
+    add_models_command(subparsers)
     _add_demo_command(subparsers)
     return parser
 
