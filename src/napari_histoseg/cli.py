@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.synthetic.command import add_synth_command
 from napari_histoseg.models.catalog import add_models_command
 
 
@@ -16,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_info_command(subparsers)
     add_models_command(subparsers)
+    add_synth_command(subparsers)
     _add_demo_command(subparsers)
     return parser
 
