@@ -11,7 +11,8 @@ by setting ``cancel`` (a ``threading.Event``). Batches already computed are
 still written and marked done; a later call with the same store resumes and
 computes only the tiles not done.
 
->>> run = segment(slide, model, store, SegmentParams(batch_size=8))   # doctest: +SKIP
+>>> plan = plan_run(slide, workspace, GridParams(mpp=1.0), model_info)  # doctest: +SKIP
+>>> run = segment(slide, model, plan, SegmentParams(batch_size=8))      # doctest: +SKIP
 >>> for event in run:                                                   # doctest: +SKIP
 ...     if isinstance(event, Progress): print(event.done, "/", event.total)
 """
@@ -27,6 +28,7 @@ import numpy as np
 
 from napari_histoseg.inference.events import (BatchSizeReduced, Event, Progress, RunSummary,
                                               TileResult)
+from napari_histoseg.inference.plan import RunPlan
 from napari_histoseg.inference.reader import Prefetcher, TileReader
 from napari_histoseg.inference.tiling import TileQueue, ViewportSource
 from napari_histoseg.inference.writer import BatchWriter
@@ -42,14 +44,12 @@ class SegmentParams:
         device: "auto" (cuda, then mps, then cpu), "cpu", "cuda", "cuda:1", "mps".
         normalisation: {"mean": [r, g, b], "std": [r, g, b]} for RGB scaled to 0-1,
             or None for plain 0-1 input.
-        min_tissue_fraction: tiles whose core holds no more tissue than this are skipped.
         prefetch_batches: batches read ahead of the model.
     """
 
     batch_size: int = 8
     device: str = "auto"
     normalisation: dict | None = None
-    min_tissue_fraction: float = 0.01
     prefetch_batches: int = 2
 
     def __post_init__(self):
@@ -57,27 +57,26 @@ class SegmentParams:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
 
 
-def segment(slide, model, store: ResultStore, tiles: np.ndarray, params: SegmentParams,
-            read_level: int, *, viewport: ViewportSource = None,
-            cancel: threading.Event | None = None,
+def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams(), *,
+            viewport: ViewportSource = None, cancel: threading.Event | None = None,
             run_log: RunLog | None = None) -> Generator[Event, None, RunSummary]:
-    """Segment the flat tile ``indices`` of ``store``'s grid that are not done yet.
+    """Segment the planned tiles of ``plan`` that are not done yet.
 
     Args:
-        slide: an opened Slide.
+        slide: the opened Slide the plan was made for.
         model: a torch module with ``predict_logits((B, 3, H, W)) -> (B, C, H, W)``.
-        store: where results go; its ``spec.grid`` is the tile grid.
-        tiles: flat indices of the planned tiles (e.g. from ``tiles_on_tissue``).
-        read_level: the slide level tiles are read from (``Resolution.read_level``).
-        viewport: level-0 box ((y, x), (h, w)) to do first, or a function giving it.
+        plan: from :func:`plan_run`: result store (and its grid), tissue tiles, read level.
+        viewport: level-0 box ((y, x), (h, w)) to do first, or a function giving
+            the current one (called each time a batch is formed, from a worker thread).
         cancel: set it to stop after the current batch.
         run_log: where to record the run (start, end, timings).
     """
     from napari_histoseg.inference.predictor import Predictor
 
+    store, read_level = plan.store, plan.read_level
     grid = store.spec.grid
     done = store.done_tiles()
-    tiles = np.asarray(tiles, dtype=np.int64)
+    tiles = np.asarray(plan.tiles, dtype=np.int64)
     pending = tiles[~done.ravel()[tiles]]
     predictor = Predictor(model, params.device, params.normalisation, grid.tile_size,
                           params.batch_size)

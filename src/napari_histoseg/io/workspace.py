@@ -31,9 +31,12 @@ from pathlib import Path
 
 import numpy as np
 import zarr
+from zarr.codecs import BloscCodec
 
 from napari_histoseg.inference.tiling import BlendedRegion, TileGrid
 
+#: Fast compression: results are written as fast as the model produces them.
+COMPRESSORS = (BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
 #: Lower pyramid levels stop once the longer side fits this many pixels.
 MIN_PYRAMID_SIDE = 256
 WORKSPACE_SUFFIX = ".histoseg"
@@ -123,11 +126,12 @@ class ResultStore:
         for level, shape in enumerate(shapes):
             chunk = (min(s, shape[0]), min(s, shape[1]))
             group.create_array(f"probabilities/{level}", shape=(n_classes, *shape),
-                               chunks=(n_classes, *chunk), dtype="float32", fill_value=0.0)
+                               chunks=(n_classes, *chunk), dtype="float32", fill_value=0.0,
+                               compressors=COMPRESSORS)
             group.create_array(f"mask/{level}", shape=shape, chunks=chunk, dtype="uint8",
-                               fill_value=0)
+                               fill_value=0, compressors=COMPRESSORS)
         group.create_array("weight", shape=spec.grid.shape, chunks=(s, s), dtype="float32",
-                           fill_value=0.0)
+                           fill_value=0.0, compressors=COMPRESSORS)
         done_chunks = tuple(min(256, n) for n in spec.grid.grid_shape)
         group.create_array("done", shape=spec.grid.grid_shape, chunks=done_chunks,
                            dtype="uint8", fill_value=0)
