@@ -1,0 +1,136 @@
+"""Runs a model on batches of RGB tiles and returns class probabilities.
+
+Tiles arrive as (B, R, R, 3) uint8; they are moved to the device, scaled to
+0-1, normalised, resized to ``tile_size`` if they were read at another scale,
+passed through ``model.predict_logits`` and turned into (B, C, tile_size,
+tile_size) float32 probabilities on the CPU. When CUDA runs out of memory the
+batch is split in halves and retried, and later batches stay smaller.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+from napari_histoseg.inference.events import BatchSizeReduced
+
+
+def select_device(preferred: str | None = None):
+    """``models.device.select_device`` when present; else the same rule, locally.
+
+    None/"auto" picks cuda, then mps, then cpu; an unavailable choice raises ValueError.
+    """
+    try:
+        from napari_histoseg.models.device import select_device as models_select_device
+    except ImportError:
+        return _select_device_fallback(preferred)
+    return models_select_device(preferred)
+
+
+def _select_device_fallback(preferred: str | None):
+    import torch
+
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        available += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        available.append("mps")
+    if preferred in (None, "auto"):
+        return torch.device("cuda" if "cuda" in available else
+                            "mps" if "mps" in available else "cpu")
+    if preferred not in available:
+        raise ValueError(f"device {preferred!r} is not available here; available: "
+                         f"{', '.join(available)}")
+    return torch.device(preferred)
+
+
+def inference_context(device):
+    """``models.device.inference_context`` when present; else inference mode (+ bf16 on CUDA)."""
+    try:
+        from napari_histoseg.models.device import inference_context as models_context
+    except ImportError:
+        return _inference_context_fallback(device)
+    return models_context(device)
+
+
+@contextmanager
+def _inference_context_fallback(device):
+    import torch
+
+    with torch.inference_mode():
+        if device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                yield
+        else:
+            yield
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    import torch
+
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err)
+
+
+class Predictor:
+    """Model + device + normalisation; ``predict`` maps uint8 tiles to probabilities."""
+
+    def __init__(self, model, device: str | None, normalisation: dict | None, tile_size: int,
+                 batch_size: int):
+        import torch
+
+        self.device = select_device(device)
+        self.model = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.tile_size, self.batch_size = tile_size, batch_size
+        self.seconds = 0.0
+        norm = normalisation or {"mean": [0.0] * 3, "std": [1.0] * 3}
+        self._mean = torch.tensor(norm["mean"], dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
+        self._std = torch.tensor(norm["std"], dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
+
+    def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, list[BatchSizeReduced]]:
+        """(B, R, R, 3) uint8 -> ((B, C, tile_size, tile_size) float32, OOM notices)."""
+        start = time.perf_counter()
+        reductions: list[BatchSizeReduced] = []
+        parts, position = [], 0
+        while position < len(pixels):
+            chunk = pixels[position:position + self.batch_size]
+            try:
+                parts.append(self._forward(chunk))
+                position += len(chunk)
+            except RuntimeError as err:
+                if not _is_out_of_memory(err) or self.batch_size == 1:
+                    raise
+                reductions.append(self._shrink(err))
+        self.seconds += time.perf_counter() - start
+        return np.concatenate(parts), reductions
+
+    def _shrink(self, err: BaseException) -> BatchSizeReduced:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        previous, self.batch_size = self.batch_size, max(self.batch_size // 2, 1)
+        return BatchSizeReduced(self.batch_size, (
+            f"{self.device} ran out of memory with {previous} tiles per batch; "
+            f"retrying with {self.batch_size}"))
+
+    def _forward(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        tensor = torch.from_numpy(np.ascontiguousarray(pixels))
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory()
+        x = tensor.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+        x = (x - self._mean) / self._std
+        if x.shape[-1] != self.tile_size:
+            x = F.interpolate(x, size=(self.tile_size,) * 2, mode="bilinear",
+                              antialias=x.shape[-1] > self.tile_size, align_corners=False)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with inference_context(self.device):
+            logits = self.model.predict_logits(x)
+        return torch.softmax(logits.float(), dim=1).cpu().numpy()

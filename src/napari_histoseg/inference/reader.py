@@ -1,0 +1,162 @@
+"""Reading tiles for inference: the analysis resolution, and a prefetching reader.
+
+The analysis grid sits at a chosen pyramid ``level`` or at a target ``mpp``.
+Tiles are read from the finest stored level that is not coarser than the
+grid, so a grid between two levels reads slightly larger tiles which the
+engine resizes on the device. A background thread reads the next batches
+while the model runs on the current one; at most ``depth`` batches wait in
+memory, so memory stays bounded whatever the slide size.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from napari_histoseg.inference.tiling import TileGrid, TileQueue
+from napari_histoseg.io.errors import SlideError
+
+#: Level-0 µm/px assumed for slides that do not state it (a 40x scan).
+DEFAULT_SLIDE_MPP = 0.25
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where the analysis grid lies on a slide.
+
+    Attributes:
+        shape: (h, w) of the analysis image in grid px.
+        downsample: level-0 px per grid px.
+        read_level: the pyramid level tiles are read from.
+        slide_mpp: level-0 µm/px (y, x) used (stated by the file, given, or assumed).
+        notice: a warning for the user (e.g. an assumed mpp), or "".
+    """
+
+    shape: tuple[int, int]
+    downsample: float
+    read_level: int
+    slide_mpp: tuple[float, float]
+    notice: str = ""
+
+
+def choose_resolution(slide, level: int | None = None, mpp: float | None = None,
+                      slide_mpp: float | None = None) -> Resolution:
+    """The analysis grid for ``level`` or ``mpp`` (µm/px); level 0 when neither is given.
+
+    Args:
+        slide_mpp: level-0 µm/px to use when the file states none (or to override it).
+    """
+    if level is not None and mpp is not None:
+        raise ValueError("give a level or an mpp, not both")
+    notice = ""
+    if slide_mpp is not None:
+        stated = (float(slide_mpp), float(slide_mpp))
+    elif slide.mpp is not None:
+        stated = tuple(float(v) for v in slide.mpp)
+    else:
+        stated = (DEFAULT_SLIDE_MPP, DEFAULT_SLIDE_MPP)
+        notice = (f"{slide.path.name}: the file states no µm per pixel; assuming "
+                  f"{DEFAULT_SLIDE_MPP} µm/px (a 40x scan). Pass --slide-mpp to set it.")
+    if mpp is not None:
+        if mpp <= 0:
+            raise ValueError(f"mpp must be positive, got {mpp}")
+        downsample = max(mpp / stated[0], 1.0)
+    elif level is not None:
+        if not 0 <= level < len(slide.levels):
+            raise SlideError(slide.path, f"level {level} does not exist (the slide has "
+                                         f"levels 0-{len(slide.levels) - 1})")
+        downsample = float(slide.downsamples[level])
+    else:
+        downsample = 1.0
+    h0, w0 = slide.level_shapes[0]
+    shape = (max(int(round(h0 / downsample)), 1), max(int(round(w0 / downsample)), 1))
+    if level is not None:
+        shape = slide.level_shapes[level]
+    read_level = level if level is not None else slide.best_level_for_downsample(downsample)
+    return Resolution(shape=shape, downsample=downsample, read_level=read_level,
+                      slide_mpp=stated, notice=notice)
+
+
+class TileReader:
+    """Reads grid tiles from a slide as (B, R, R, 3) uint8, R = tile_size x read scale."""
+
+    def __init__(self, slide, grid: TileGrid, read_level: int):
+        self.slide = slide
+        self.grid = grid
+        self.read_level = read_level
+        self.scale = grid.downsample / slide.downsamples[read_level]
+        if abs(self.scale - 1) < 1e-3:
+            self.scale = 1.0
+        self.read_size = int(round(grid.tile_size * self.scale))
+
+    def read(self, indices: np.ndarray) -> np.ndarray:
+        """Windows of flat tile ``indices``; pixels outside the slide are white."""
+        out = np.empty((len(indices), self.read_size, self.read_size, 3), dtype=np.uint8)
+        cols = self.grid.grid_shape[1]
+        for i, index in enumerate(indices):
+            (y, x), _ = self.grid.window(*divmod(int(index), cols))
+            location = (int(round(y * self.scale)), int(round(x * self.scale)))
+            out[i] = self.slide.read_region(self.read_level, location,
+                                            (self.read_size, self.read_size))
+        return out
+
+
+class Prefetcher:
+    """A thread that takes batches from a TileQueue and reads them ahead.
+
+    Iterate to get ``(indices, pixels)`` batches; ``stop()`` ends the thread
+    (batches taken but not consumed are simply not computed: they stay pending
+    in the store and a later run does them). ``batch_size`` may be lowered
+    while running (after an out-of-memory error).
+    """
+
+    _END = object()
+
+    def __init__(self, reader: TileReader, tiles: TileQueue, batch_size: int, depth: int = 2):
+        self.batch_size = batch_size
+        self._reader, self._tiles = reader, tiles
+        self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+        self._stop = threading.Event()
+        self.read_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="histoseg-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import time
+
+        try:
+            while not self._stop.is_set():
+                indices = self._tiles.take(self.batch_size)
+                if not len(indices):
+                    break
+                start = time.perf_counter()
+                pixels = self._reader.read(indices)
+                self.read_seconds += time.perf_counter() - start
+                self._put((indices, pixels))
+        except BaseException as err:  # handed to the consumer, raised there
+            self._put(err)
+        self._put(self._END)
+
+    def _put(self, item) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
