@@ -10,61 +10,11 @@ batch is split in halves and retried, and later batches stay smaller.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
 from napari_histoseg.inference.events import BatchSizeReduced
-
-
-def select_device(preferred: str | None = None):
-    """``models.device.select_device`` when present; else the same rule, locally.
-
-    None/"auto" picks cuda, then mps, then cpu; an unavailable choice raises ValueError.
-    """
-    try:
-        from napari_histoseg.models.device import select_device as models_select_device
-    except ImportError:
-        return _select_device_fallback(preferred)
-    return models_select_device(preferred)
-
-
-def _select_device_fallback(preferred: str | None):
-    import torch
-
-    available = ["cpu"]
-    if torch.cuda.is_available():
-        available += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        available.append("mps")
-    if preferred in (None, "auto"):
-        return torch.device("cuda" if "cuda" in available else
-                            "mps" if "mps" in available else "cpu")
-    if preferred not in available:
-        raise ValueError(f"device {preferred!r} is not available here; available: "
-                         f"{', '.join(available)}")
-    return torch.device(preferred)
-
-
-def inference_context(device):
-    """``models.device.inference_context`` when present; else inference mode (+ bf16 on CUDA)."""
-    try:
-        from napari_histoseg.models.device import inference_context as models_context
-    except ImportError:
-        return _inference_context_fallback(device)
-    return models_context(device)
-
-
-@contextmanager
-def _inference_context_fallback(device):
-    import torch
-
-    with torch.inference_mode():
-        if device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
+from napari_histoseg.models.device import inference_context, prepare_model, select_device
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
@@ -81,9 +31,7 @@ class Predictor:
         import torch
 
         self.device = select_device(device)
-        self.model = model.to(self.device).eval()
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = prepare_model(model, self.device)
         self.tile_size, self.batch_size = tile_size, batch_size
         self.seconds = 0.0
         norm = normalisation or {"mean": [0.0] * 3, "std": [1.0] * 3}

@@ -58,11 +58,8 @@ class ResolvedModel:
 
 def resolve_model(spec: str, device: str) -> ResolvedModel:
     """A checkpoint file, or a registered model name with random weights (warned loudly)."""
-    try:
-        from napari_histoseg.models import registry
-    except ImportError as err:
-        raise ValueError(f"cannot load model {spec!r}: napari_histoseg.models.registry is not "
-                         f"installed ({err})") from err
+    from napari_histoseg.models import registry
+
     path = Path(spec)
     if path.suffix == ".safetensors" or path.suffix == ".json" or path.exists():
         if not path.is_file():

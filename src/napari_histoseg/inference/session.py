@@ -1,0 +1,142 @@
+"""One segmentation run from a request: resolve the model, plan, and start the engine.
+
+The CLI and the Segment dock both go through here, so a run means the same
+thing from either.
+
+>>> request = SegmentRequest(slide_path="case.svs", model="weights/hinet.safetensors")  # doctest: +SKIP
+>>> prepared = prepare_run(request)                                                     # doctest: +SKIP
+>>> for event in start_run(prepared):                                                   # doctest: +SKIP
+...     ...
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from napari_histoseg.inference.engine import SegmentParams, segment
+from napari_histoseg.inference.plan import GridParams, ModelInfo, RunPlan, plan_run
+from napari_histoseg.io.slide import Slide, open_slide
+from napari_histoseg.io.workspace import Workspace
+
+DEFAULT_COLORS = ("#000000", "#ff0000", "#00c000", "#0060ff", "#ffa000", "#c000c0")
+Box = tuple[tuple[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class SegmentRequest:
+    """What the user asked for. ``model`` is a checkpoint path or a registered name.
+
+    ``level`` or ``mpp`` choose the analysis resolution (default: the checkpoint's
+    training µm/px); ``slide_mpp`` stands in for slides whose file states none.
+    """
+
+    slide_path: Path
+    model: str
+    level: int | None = None
+    mpp: float | None = None
+    slide_mpp: float | None = None
+    tile_size: int | None = None
+    halo: int = 64
+    batch_size: int = 8
+    device: str = "auto"
+    out_dir: Path | None = None
+    restart: bool = False
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready for the engine, with what the results record about it."""
+
+    model: object
+    name: str
+    sha256: str
+    class_names: tuple[str, ...]
+    class_colors: tuple[str, ...]
+    normalisation: dict | None
+    input_mpp: float | None
+    tile_size: int | None
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    """Everything the engine needs, decided before the first tile is read."""
+
+    slide: Slide
+    model: ResolvedModel
+    workspace: Workspace
+    plan: RunPlan
+    params: SegmentParams
+
+
+def resolve_model(spec: str, warn=print) -> ResolvedModel:
+    """A checkpoint file, or a registered model name with random weights (warned loudly)."""
+    from napari_histoseg.models import registry
+
+    path = Path(spec)
+    if path.suffix in (".safetensors", ".json") or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such checkpoint file; pass a .safetensors "
+                                    "checkpoint or a model name "
+                                    f"({', '.join(registry.available_models())})")
+        loaded = registry.load_checkpoint(path.with_suffix(".safetensors"), device="cpu")
+        config = loaded.config
+        return ResolvedModel(loaded.model, path.name, loaded.sha256, tuple(config.class_names),
+                             tuple(config.class_colors), config.normalisation,
+                             config.input_mpp, config.tile_size)
+    model = registry.create_model(spec)
+    warn(f"WARNING: model {spec!r} has RANDOM, UNTRAINED weights; the mask is meaningless. "
+         "Choose a trained checkpoint (.safetensors).")
+    names = _class_names(model)
+    return ResolvedModel(model, spec, "", names, DEFAULT_COLORS[:len(names)], None, None, None)
+
+
+def _class_names(model) -> tuple[str, ...]:
+    """Name the classes of an unconfigured model by running it once on a small input."""
+    import torch
+
+    with torch.inference_mode():
+        n_classes = model.eval().predict_logits(torch.zeros(1, 3, 64, 64)).shape[1]
+    return ("background",) + tuple(f"class {i}" for i in range(1, n_classes))
+
+
+def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
+                warn=lambda message: print(message, file=sys.stderr)) -> PreparedRun:
+    """Open the slide, resolve the model (unless given), detect tissue and plan the tiles.
+
+    Raises SlideError, CheckpointError, WorkspaceError or ValueError with a
+    message naming the file at fault.
+    """
+    slide = open_slide(request.slide_path)
+    resolved = resolved or resolve_model(request.model, warn)
+    mpp = request.mpp if request.level is not None or request.mpp else resolved.input_mpp
+    grid = GridParams(level=request.level, mpp=mpp,
+                      tile_size=request.tile_size or resolved.tile_size or 512,
+                      halo=request.halo, slide_mpp=request.slide_mpp)
+    workspace = Workspace.open(request.slide_path, request.out_dir)
+    info = ModelInfo(resolved.name, resolved.sha256, resolved.class_names, resolved.class_colors)
+    plan = plan_run(slide, workspace, grid, info, restart=request.restart)
+    if plan.notice:
+        warn(f"WARNING: {plan.notice}")
+    params = SegmentParams(batch_size=request.batch_size, device=request.device,
+                           normalisation=resolved.normalisation)
+    return PreparedRun(slide, resolved, workspace, plan, params)
+
+
+def restrict_to_box(plan: RunPlan, box: Box) -> RunPlan:
+    """The plan with only the tiles whose core meets ``box`` ((y, x), (h, w), level-0 px)."""
+    (y, x), (h, w) = box
+    cores = plan.store.spec.grid.core_boxes_level0(plan.tiles)
+    inside = ((cores[:, 0] < y + h) & (cores[:, 2] > y) & (cores[:, 1] < x + w)
+              & (cores[:, 3] > x))
+    return replace(plan, tiles=np.asarray(plan.tiles)[inside])
+
+
+def start_run(prepared: PreparedRun, viewport=None, cancel: threading.Event | None = None):
+    """The engine's generator for ``prepared``, logging to the workspace's run log."""
+    return segment(prepared.slide, prepared.model.model, prepared.plan, prepared.params,
+                   viewport=viewport, cancel=cancel, run_log=prepared.workspace.run_log)
