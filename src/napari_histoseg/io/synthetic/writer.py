@@ -18,6 +18,9 @@ from typing import Callable, Iterator
 import numpy as np
 import tifffile
 
+#: Bytes of raw tiles tifffile may gather ahead of its encoders (its default is far more).
+ENCODE_BUFFER_BYTES = 16 * 2**20
+
 TileFunction = Callable[[int, tuple[int, int], tuple[int, int]], np.ndarray]
 
 
@@ -34,7 +37,8 @@ def write_pyramid(path: Path, level_shapes: tuple[tuple[int, int], ...], render:
     options = dict(tile=(tile_size, tile_size), dtype=np.uint8, compression=compression[0],
                    compressionargs={"level": compression[1]},
                    photometric="rgb" if rgb else "minisblack", resolutionunit="CENTIMETER",
-                   maxworkers=workers, software="napari-histoseg synthetic")
+                   maxworkers=workers, buffersize=ENCODE_BUFFER_BYTES,
+                   software="napari-histoseg synthetic")
     with ThreadPoolExecutor(workers) as pool, tifffile.TiffWriter(path, bigtiff=True) as tif:
         for level, shape in enumerate(level_shapes):
             level_mpp = mpp * h0 / shape[0]
