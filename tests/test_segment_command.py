@@ -1,52 +1,25 @@
-"""``histoseg segment`` end to end, through add_segment_command on a fresh parser.
-
-Until the models branch lands, ``napari_histoseg.models.registry`` is replaced by a
-small stand-in that follows the agreed contract (create_model, load_checkpoint).
-"""
+"""``histoseg segment`` end to end, through add_segment_command on a fresh parser."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import types
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
-import napari_histoseg.models as models_package
 from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.workspace import Workspace
+from napari_histoseg.models.registry import ModelConfig, create_model, file_sha256, save_checkpoint
 
 from .conftest import tissue_like_rgb, write_pyramid_tiff
-from .segmentation_models import PurpleModel
-
-
-@dataclass(frozen=True)
-class _Config:
-    class_names: tuple = ("normal", "tumour")
-    class_colors: tuple = ("#000000", "#ff0000")
-    normalisation: dict = None
-    input_mpp: float = 1.0
-    tile_size: int = 128
-
-
-@dataclass(frozen=True)
-class _Loaded:
-    model: object
-    config: _Config
-    sha256: str
 
 
 @pytest.fixture
-def registry(monkeypatch):
-    fake = types.ModuleType("napari_histoseg.models.registry")
-    fake.available_models = lambda: ["purple"]
-    fake.create_model = lambda name, **config: PurpleModel()
-    fake.load_checkpoint = lambda path, device="cpu": _Loaded(PurpleModel(), _Config(), "feed")
-    monkeypatch.setitem(sys.modules, "napari_histoseg.models.registry", fake)
-    monkeypatch.setattr(models_package, "registry", fake, raising=False)
-    return fake
+def checkpoint(tmp_path):
+    """A tiny HI-Net checkpoint (random weights) trained for 1 µm/px and 128² tiles."""
+    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
+                         input_mpp=1.0, tile_size=128)
+    return save_checkpoint(create_model("hinet", size="tiny"), config,
+                           tmp_path / "model.safetensors")
 
 
 def _main(argv: list[str]) -> int:
@@ -62,20 +35,19 @@ def slide_path(tmp_path):
                               tile=128)
 
 
-def test_segment_with_a_checkpoint_writes_results_and_ome_tiff(registry, slide_path, tmp_path,
-                                                               capsys):
+def test_segment_with_a_checkpoint_writes_results_and_ome_tiff(checkpoint, slide_path,
+                                                               tmp_path, capsys):
     import tifffile
 
-    checkpoint = tmp_path / "model.safetensors"
-    checkpoint.write_bytes(b"weights")
     out = tmp_path / "ws"
     code = _main(["segment", str(slide_path), "--model", str(checkpoint), "--out", str(out),
                   "--halo", "32", "--batch-size", "4", "--device", "cpu",
                   "--export-ome", str(tmp_path / "mask.ome.tif")])
     assert code == 0
     store = Workspace.open(out).results()
-    assert store.spec.model_sha256 == "feed" and store.scale == (1.0, 1.0)  # checkpoint's mpp
-    assert store.done_tiles().any() and store.mask_levels()[0][...].max() == 1
+    assert store.spec.model_sha256 == file_sha256(checkpoint)
+    assert store.scale == (1.0, 1.0)  # the checkpoint's mpp
+    assert store.done_tiles().any() and store.mask_levels()[0][...].max() <= 1
     assert tifffile.imread(tmp_path / "mask.ome.tif").shape == (256, 320)
     assert "tiles computed" in capsys.readouterr().out
     # Running again resumes: nothing left to compute.
@@ -84,22 +56,21 @@ def test_segment_with_a_checkpoint_writes_results_and_ome_tiff(registry, slide_p
     assert "0 tiles computed" in capsys.readouterr().out
 
 
-def test_model_name_without_checkpoint_warns_that_weights_are_random(registry, slide_path,
-                                                                     capsys):
-    assert _main(["segment", str(slide_path), "--model", "purple", "--level", "1",
+def test_model_name_without_checkpoint_warns_that_weights_are_random(slide_path, capsys):
+    assert _main(["segment", str(slide_path), "--model", "hinet", "--level", "1",
                   "--tile-size", "128", "--halo", "32", "--device", "cpu"]) == 0
     assert "RANDOM, UNTRAINED weights" in capsys.readouterr().err
 
 
-def test_missing_checkpoint_names_the_file(registry, slide_path, tmp_path):
+def test_missing_checkpoint_names_the_file(slide_path, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.safetensors: no such checkpoint"):
         _main(["segment", str(slide_path), "--model", str(tmp_path / "missing.safetensors")])
 
 
-def test_slide_without_mpp_warns_and_assumes_a_default(registry, tmp_path, capsys):
+def test_slide_without_mpp_warns_and_assumes_a_default(tmp_path, capsys):
     path = write_pyramid_tiff(tmp_path / "nompp.tif", tissue_like_rgb((256, 256)), mpp=None,
                               levels=1, tile=128)
-    assert _main(["segment", str(path), "--model", "purple", "--tile-size", "128",
+    assert _main(["segment", str(path), "--model", "hinet", "--tile-size", "128",
                   "--halo", "32", "--device", "cpu"]) == 0
     err = capsys.readouterr().err
     assert "nompp.tif: the file states no µm per pixel; assuming 0.25" in err

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.synthetic.command import add_synth_command
 from napari_histoseg.models.catalog import add_models_command
@@ -18,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info_command(subparsers)
     add_models_command(subparsers)
     add_synth_command(subparsers)
+    add_segment_command(subparsers)
     _add_demo_command(subparsers)
     return parser
 

@@ -1,16 +1,10 @@
-"""``histoseg segment SLIDE``: the segmentation generator behind a tqdm progress bar.
-
-The lead wires it into ``cli.py`` with ``add_segment_command(subparsers)``.
-"""
+"""``histoseg segment SLIDE``: the segmentation generator behind a tqdm progress bar."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-
-DEFAULT_COLORS = ("#000000", "#ff0000", "#00c000", "#0060ff", "#ffa000", "#c000c0")
 
 
 def add_segment_command(subparsers) -> argparse.ArgumentParser:
@@ -42,74 +36,20 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
-@dataclass(frozen=True)
-class ResolvedModel:
-    """A model ready for the engine, with what the results record about it."""
-
-    model: object
-    name: str
-    sha256: str
-    class_names: tuple[str, ...]
-    class_colors: tuple[str, ...]
-    normalisation: dict | None
-    input_mpp: float | None
-    tile_size: int | None
-
-
-def resolve_model(spec: str, device: str) -> ResolvedModel:
-    """A checkpoint file, or a registered model name with random weights (warned loudly)."""
-    from napari_histoseg.models import registry
-
-    path = Path(spec)
-    if path.suffix == ".safetensors" or path.suffix == ".json" or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such checkpoint file; pass a .safetensors "
-                                    "checkpoint or a model name "
-                                    f"({', '.join(registry.available_models())})")
-        loaded = registry.load_checkpoint(path.with_suffix(".safetensors"), device="cpu")
-        config = loaded.config
-        return ResolvedModel(loaded.model, path.name, loaded.sha256, tuple(config.class_names),
-                             tuple(config.class_colors), config.normalisation,
-                             config.input_mpp, config.tile_size)
-    model = registry.create_model(spec)
-    print(f"WARNING: model {spec!r} has RANDOM, UNTRAINED weights; the mask is meaningless. "
-          "Pass a trained checkpoint with --model PATH.safetensors.", file=sys.stderr)
-    names = _class_names(model)
-    return ResolvedModel(model, spec, "", names, DEFAULT_COLORS[:len(names)], None, None, None)
-
-
-def _class_names(model) -> tuple[str, ...]:
-    """Name the classes of an unconfigured model by running it once on a small input."""
-    import torch
-
-    with torch.inference_mode():
-        n_classes = model.eval().predict_logits(torch.zeros(1, 3, 64, 64)).shape[1]
-    return ("background",) + tuple(f"class {i}" for i in range(1, n_classes))
-
-
 def run_segment(args: argparse.Namespace) -> int:
     """Plan, segment with a progress bar, optionally export; 0 on success, 130 if interrupted."""
     from tqdm import tqdm
 
-    from napari_histoseg.inference.engine import BatchSizeReduced, Progress, SegmentParams, segment
-    from napari_histoseg.inference.plan import GridParams, ModelInfo, plan_run
-    from napari_histoseg.io.slide import open_slide
-    from napari_histoseg.io.workspace import Workspace
+    from napari_histoseg.inference.engine import BatchSizeReduced, Progress
+    from napari_histoseg.inference.session import SegmentRequest, prepare_run, start_run
 
-    slide = open_slide(args.slide)
-    resolved = resolve_model(args.model, args.device)
-    grid = GridParams(level=args.level,
-                      mpp=args.mpp if args.level is not None or args.mpp else resolved.input_mpp,
-                      tile_size=args.tile_size or resolved.tile_size or 512, halo=args.halo,
-                      slide_mpp=args.slide_mpp)
-    workspace = Workspace.open(args.slide, args.out)
-    info = ModelInfo(resolved.name, resolved.sha256, resolved.class_names, resolved.class_colors)
-    plan = plan_run(slide, workspace, grid, info, restart=args.restart)
-    if plan.notice:
-        print(f"WARNING: {plan.notice}", file=sys.stderr)
-    params = SegmentParams(batch_size=args.batch_size, device=args.device,
-                           normalisation=resolved.normalisation)
-    run = segment(slide, resolved.model, plan, params, run_log=workspace.run_log)
+    request = SegmentRequest(
+        slide_path=args.slide, model=args.model, level=args.level, mpp=args.mpp,
+        slide_mpp=args.slide_mpp, tile_size=args.tile_size, halo=args.halo,
+        batch_size=args.batch_size, device=args.device, out_dir=args.out, restart=args.restart)
+    prepared = prepare_run(request)
+    slide, plan, workspace = prepared.slide, prepared.plan, prepared.workspace
+    run = start_run(prepared)
     already = int(plan.store.done_tiles().ravel()[plan.tiles].sum())
     with tqdm(total=len(plan.tiles), initial=already, unit="tile", desc=slide.path.name) as bar:
         try:
