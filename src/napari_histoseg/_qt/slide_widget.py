@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from qtpy.QtWidgets import (QFileDialog, QFormLayout, QLabel, QPushButton, QVBoxLayout,
                             QWidget)
 
+from napari_histoseg._qt.layers import PAIRED_ROLE, slide_layer_of
 from napari_histoseg._reader import slide_layer_data
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.slide import Slide, describe_slide, open_slide
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     import napari
 
 SLIDE_FILTER = "Slides (*.svs *.ndpi *.tif *.tiff *.mrxs *.scn *.bif *.dcm);;All files (*)"
-PAIRED_ROLE = "ck56"
 
 
 class SlideWidget(QWidget):
@@ -44,11 +44,7 @@ class SlideWidget(QWidget):
 
     def slide_layer(self):
         """The active layer if it is a slide, else the first H&E slide layer."""
-        active = self.viewer.layers.selection.active
-        if active is not None and "slide_path" in active.metadata:
-            return active
-        return next((layer for layer in self.viewer.layers if "slide_path" in layer.metadata
-                     and layer.metadata.get("role") != PAIRED_ROLE), None)
+        return slide_layer_of(self.viewer)
 
     def refresh(self, event=None) -> None:
         """Show the facts of the current slide layer."""

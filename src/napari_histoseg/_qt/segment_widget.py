@@ -1,0 +1,242 @@
+"""The Segment dock: run the tiled engine in a worker thread and show the mask as it fills in.
+
+The widget only gathers choices and shows results. The run itself is
+``inference.session``'s generator, wrapped in napari's ``create_worker``;
+cancelling sets an event that the engine checks between batches.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
+                            QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
+                            QVBoxLayout, QWidget)
+
+from napari_histoseg._qt.layers import add_result_layers, slide_layer_of, viewport_box
+from napari_histoseg.inference.events import BatchSizeReduced, Progress
+from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
+                                                restrict_to_box, start_run)
+
+if TYPE_CHECKING:
+    import napari
+
+WHOLE_SLIDE, VISIBLE_ONLY = "Whole slide (visible region first)", "Visible region only"
+REFRESH_INTERVAL_S = 0.5
+
+
+class SegmentWidget(QWidget):
+    """Model, resolution, tiling and device choices; Segment and Cancel; a progress bar."""
+
+    def __init__(self, napari_viewer: napari.Viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker = None
+        self._cancel = threading.Event()
+        self._viewport = None
+        self._last_refresh = 0.0
+        self._result_layers: list = []
+        self._build_form()
+        self.viewer.scene.camera.events.center.connect(self._remember_viewport)
+        self.viewer.scene.camera.events.zoom.connect(self._remember_viewport)
+
+    # --- layout -------------------------------------------------------------------------
+    def _build_form(self) -> None:
+        self.model_box = QComboBox()
+        self.model_box.setToolTip("A trained checkpoint, or an architecture with random weights")
+        self._fill_models()
+        browse = QPushButton("…")
+        browse.setToolTip("Choose a .safetensors checkpoint")
+        browse.clicked.connect(self._browse_checkpoint)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_box, 1)
+        model_row.addWidget(browse)
+        self.mpp_box = _spin(QDoubleSpinBox(), 0.0, 64.0, 0.0, "model's µm/px", decimals=3)
+        self.tile_box = _spin(QSpinBox(), 0, 4096, 0, "model's", step=64)
+        self.halo_box = _spin(QSpinBox(), 0, 512, 64, None, step=16)
+        self.batch_box = _spin(QSpinBox(), 1, 256, 8, None)
+        self.device_box = QComboBox()
+        self.device_box.addItems(_devices())
+        self.scope_box = QComboBox()
+        self.scope_box.addItems([WHOLE_SLIDE, VISIBLE_ONLY])
+        self.probabilities_box = QCheckBox("Show tumour probability")
+        self.segment_button = QPushButton("Segment")
+        self.segment_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.progress = QProgressBar()
+        self.status = QLabel("Open a slide, choose a model and press Segment.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Model:", model_row)
+        form.addRow("Resolution (µm/px):", self.mpp_box)
+        form.addRow("Tile size (px):", self.tile_box)
+        form.addRow("Overlap per side (px):", self.halo_box)
+        form.addRow("Batch size:", self.batch_box)
+        form.addRow("Device:", self.device_box)
+        form.addRow("Region:", self.scope_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.segment_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.probabilities_box)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addStretch()
+
+    def _fill_models(self) -> None:
+        from napari_histoseg.models.catalog import checkpoint_folders, find_checkpoints
+        from napari_histoseg.models.registry import available_models
+
+        for entry in find_checkpoints(checkpoint_folders()):
+            if entry.usable:
+                self.model_box.addItem(entry.path.stem, str(entry.path))
+                self.model_box.setItemData(self.model_box.count() - 1, entry.summary, 3)
+        for name in available_models():
+            self.model_box.addItem(f"{name} (random weights)", name)
+
+    def _browse_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
+                                              "Checkpoints (*.safetensors)")
+        if path:
+            self.select_model(path)
+
+    def select_model(self, source: str | Path) -> None:
+        """Choose a checkpoint path or architecture name, adding it to the list if new."""
+        index = self.model_box.findData(str(source))
+        if index < 0:
+            self.model_box.addItem(Path(source).stem, str(source))
+            index = self.model_box.count() - 1
+        self.model_box.setCurrentIndex(index)
+
+    # --- running ------------------------------------------------------------------------
+    def request(self, slide_path: str) -> SegmentRequest:
+        """The user's choices as a SegmentRequest for ``slide_path``."""
+        return SegmentRequest(
+            slide_path=Path(slide_path), model=self.model_box.currentData(),
+            mpp=self.mpp_box.value() or None, tile_size=self.tile_box.value() or None,
+            halo=self.halo_box.value(), batch_size=self.batch_box.value(),
+            device=self.device_box.currentText())
+
+    def start(self) -> None:
+        """Plan and segment in a worker thread; the GUI keeps running."""
+        from napari.qt.threading import create_worker
+
+        layer = slide_layer_of(self.viewer)
+        if layer is None:
+            self._say("No slide is open: open or drop a slide first.")
+            return
+        self._remember_viewport()
+        self._cancel.clear()
+        visible_only = self.scope_box.currentText() == VISIBLE_ONLY
+        self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
+                                    visible_only, _ignore_errors=True)
+        self.worker.yielded.connect(self._on_event)
+        self.worker.returned.connect(self._on_done)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self._set_running(True)
+        self._say("Detecting tissue and planning tiles…")
+        self.worker.start()
+
+    def _run(self, request: SegmentRequest, visible_only: bool):
+        """Worker-thread generator: first the PreparedRun, then the engine's events."""
+        warnings: list[str] = []
+        prepared = prepare_run(request, warn=warnings.append)
+        if visible_only and self._viewport is not None:
+            prepared = _with_plan(prepared, restrict_to_box(prepared.plan, self._viewport))
+        yield (prepared, warnings)
+        return (yield from start_run(prepared, viewport=lambda: self._viewport,
+                                     cancel=self._cancel))
+
+    def cancel(self) -> None:
+        """Stop after the current batch; finished tiles are kept for a later resume."""
+        self._cancel.set()
+        self._say("Cancelling after the current batch…")
+
+    # --- events (GUI thread) ------------------------------------------------------------
+    def _on_event(self, event) -> None:
+        if isinstance(event, tuple):
+            self._on_planned(*event)
+        elif isinstance(event, Progress):
+            self.progress.setMaximum(max(event.total, 1))
+            self.progress.setValue(event.done)
+            self._say(f"{event.done} / {event.total} tiles, {event.elapsed_s:.0f} s")
+            self._refresh_layers()
+        elif isinstance(event, BatchSizeReduced):
+            self._say(event.message)
+
+    def _on_planned(self, prepared: PreparedRun, warnings: list[str]) -> None:
+        done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
+        self.progress.setMaximum(max(len(prepared.plan.tiles), 1))
+        self.progress.setValue(done)
+        self._result_layers = add_result_layers(self.viewer, prepared.plan.store,
+                                                self.probabilities_box.isChecked())
+        note = " ".join(warnings)
+        self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
+                  + note)
+
+    def _on_done(self, summary) -> None:
+        self._refresh_layers(force=True)
+        verb = "Cancelled" if summary.cancelled else "Done"
+        self._say(f"{verb}: {summary.tiles_computed} tiles computed, "
+                  f"{summary.tiles_already_done} already done, in {summary.elapsed_s:.1f} s "
+                  f"on {summary.device}.")
+        self.last_summary = summary
+
+    def _on_error(self, error: Exception) -> None:
+        from napari.utils.notifications import show_error
+
+        self._say(f"Segmentation failed: {error}")
+        show_error(f"Segmentation failed: {error}")
+
+    def _on_finished(self) -> None:
+        self._set_running(False)
+
+    def _refresh_layers(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_refresh >= REFRESH_INTERVAL_S:
+            self._last_refresh = now
+            for layer in self._result_layers:
+                layer.refresh()
+
+    def _remember_viewport(self, event=None) -> None:
+        layer = slide_layer_of(self.viewer)
+        self._viewport = viewport_box(layer) if layer is not None else None
+
+    def _set_running(self, running: bool) -> None:
+        self.segment_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    def _say(self, message: str) -> None:
+        self.status.setText(message)
+
+
+def _with_plan(prepared: PreparedRun, plan) -> PreparedRun:
+    from dataclasses import replace
+
+    return replace(prepared, plan=plan)
+
+
+def _spin(box, low, high, value, special: str | None, step=1, decimals: int | None = None):
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def _devices() -> list[str]:
+    from napari_histoseg.models.device import available_devices
+
+    return ["auto", *available_devices()]

@@ -1,0 +1,96 @@
+"""The Segment dock driven end to end in a napari viewer, with a tiny checkpoint."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from qtpy.QtCore import QTimer
+
+from napari_histoseg._qt.segment_widget import SegmentWidget
+from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
+
+RUN_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
+                         class_names=("non-tumour", "tumour"),
+                         class_colors=("#000000", "#00ff00"), input_mpp=1.0, tile_size=256)
+    return save_checkpoint(create_model("hinet", size="tiny"), config,
+                           tmp_path / "tiny.safetensors")
+
+
+@pytest.fixture
+def dock(make_napari_viewer, pyramid_tiff, checkpoint):
+    viewer = make_napari_viewer()
+    viewer.open(str(pyramid_tiff), plugin="napari-histoseg")
+    widget = SegmentWidget(viewer)
+    widget.select_model(checkpoint)
+    widget.halo_box.setValue(32)
+    widget.device_box.setCurrentText("cpu")
+    return widget
+
+
+def run_to_end(qtbot, widget: SegmentWidget):
+    """Wait until the run ends (the Segment button comes back); its summary."""
+    qtbot.waitUntil(widget.segment_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    return widget.last_summary
+
+
+def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
+    dock.start()
+    assert not dock.segment_button.isEnabled() and dock.cancel_button.isEnabled()
+    summary = run_to_end(qtbot, dock)
+    assert not summary.cancelled and summary.tiles_computed == summary.tiles_planned > 0
+    mask = dock.viewer.layers["Tumour mask"]
+    assert mask.multiscale
+    assert tuple(mask.scale) == pytest.approx((1.0, 1.0))  # the checkpoint's 1 µm/px
+    assert dock.progress.value() == dock.progress.maximum()
+    assert dock.status.text().startswith("Done")
+
+
+def test_event_loop_keeps_turning_during_a_run(qtbot, dock):
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(20)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    dock.start()
+    run_to_end(qtbot, dock)
+    timer.stop()
+    gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    assert len(ticks) > 10
+    assert max(gaps) < 1.0, f"the GUI stalled for {max(gaps):.2f} s"
+
+
+def test_cancel_keeps_finished_tiles_and_resume_does_the_rest(qtbot, dock):
+    dock.batch_box.setValue(1)
+    dock.start()
+    qtbot.waitUntil(lambda: dock.progress.value() >= 1, timeout=RUN_TIMEOUT_MS)
+    dock.cancel()
+    first = run_to_end(qtbot, dock)
+    assert first.cancelled and 0 < first.tiles_computed < first.tiles_planned
+    dock.start()
+    second = run_to_end(qtbot, dock)
+    assert not second.cancelled
+    assert second.tiles_already_done == first.tiles_computed
+    assert second.tiles_already_done + second.tiles_computed == second.tiles_planned
+
+
+def test_without_a_slide_the_dock_says_so(make_napari_viewer):
+    widget = SegmentWidget(make_napari_viewer())
+    widget.start()
+    assert widget.worker is None
+    assert "No slide is open" in widget.status.text()
+
+
+def test_broken_checkpoint_is_reported_not_raised(qtbot, dock, tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not weights")
+    dock.select_model(broken)
+    dock.start()
+    qtbot.waitUntil(lambda: dock.segment_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
+    assert dock.status.text().startswith("Segmentation failed")
+    assert "broken" in dock.status.text()
