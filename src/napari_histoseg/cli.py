@@ -52,7 +52,7 @@ def _info(args: argparse.Namespace) -> int:
 
 def _add_demo_command(subparsers) -> None:
     parser = subparsers.add_parser(
-        "demo", help="open the sample slide in napari with the plugin's docks")
+        "demo", help="segment the sample slide with the bundled model in napari")
     parser.add_argument("--slide", type=Path, default=None,
                         help="slide to open instead of the bundled sample")
     parser.add_argument("--screenshot", type=Path, default=Path("out/demo.png"),
