@@ -58,7 +58,7 @@ class SectionRenderer:
         self.fibre = textures.fibre_texture(rng)
         self.grain = textures.grain_texture(rng)
         self.patches = textures.grain_texture(rng, contrast=0.25, blur_px=12.0)
-        self.banks: dict[int, N.SpriteBank] = {}
+        self.bank = N.SpriteBank(self.nucleus_salt)   # sprites are in pixels: one bank serves every level
         self.blur_passes = int(round(2 * config.blur**2))
 
     def um_per_px(self, level: int) -> float:
@@ -112,8 +112,7 @@ class SectionRenderer:
         found = N.place_nuclei(self.layout, self.nucleus_salt, origin,
                                (size[0] * um, size[1] * um), um)
         found.darkness = found.darkness * strength
-        bank = self.banks.setdefault(level, N.SpriteBank(self.nucleus_salt))
-        return N.stamp(found, bank, size)
+        return N.stamp(found, self.bank, size)
 
     def _fold_thickness(self, ys, xs) -> np.ndarray | None:
         thickness = None
