@@ -96,6 +96,19 @@ class SpriteBank:
             sprite = self.sprites[key] = _draw_sprite(self.seed, *key)
         return sprite
 
+    def pack(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(flat float32 pixels of the sprites of packed ``keys`` end to end, (n,) start
+        of each, (n,) side of each); a key packs (radius_half_px, aspect_bin, angle_bin, variant)."""
+        sprites = []
+        for key in keys.tolist():
+            key, variant = divmod(key, VARIANTS)
+            key, angle_bin = divmod(key, ANGLES)
+            radius_half_px, aspect_bin = divmod(key, len(ASPECTS))
+            sprites.append(self.get(radius_half_px, aspect_bin, angle_bin, variant))
+        sides = np.array([sprite.shape[0] for sprite in sprites], dtype=np.int64)
+        sizes = sides * sides
+        return (np.concatenate([sprite.ravel() for sprite in sprites]), np.cumsum(sizes) - sizes, sides)
+
 
 def _draw_sprite(seed, radius_half_px, aspect_bin, angle_bin, variant) -> np.ndarray:
     """An elliptical nucleus, soft-edged, with a darker rim and chromatin grain."""
@@ -116,24 +129,36 @@ def _draw_sprite(seed, radius_half_px, aspect_bin, angle_bin, variant) -> np.nda
 
 
 def stamp(nuclei: Nuclei, bank: SpriteBank, shape: tuple[int, int]) -> np.ndarray:
-    """(h, w) float32 hematoxylin OD of ``nuclei`` drawn on a tile of ``shape``."""
+    """(h, w) float32 hematoxylin OD of ``nuclei`` drawn on a tile of ``shape``.
+
+    Vectorised: the distinct sprites of the tile are packed into one flat array, every
+    nucleus's pixels are expanded with ``np.repeat``, and one ``np.bincount`` sums them.
+    """
     h, w = shape
-    margin = int(np.ceil(nuclei.radius_px.max() * np.sqrt(ASPECTS[-1]) + 3)) if len(nuclei.y) else 0
+    if not len(nuclei.y):
+        return np.zeros(shape, dtype=np.float32)
+    margin = int(np.ceil(nuclei.radius_px.max() * np.sqrt(ASPECTS[-1]) + 3))
     hp, wp = h + 2 * margin, w + 2 * margin
     radius_half = np.maximum(np.rint(nuclei.radius_px * 2), 1).astype(np.int64)
+    keys = ((radius_half * len(ASPECTS) + nuclei.aspect_bin) * ANGLES + nuclei.angle_bin) * VARIANTS \
+        + nuclei.variant
+    unique, which = np.unique(keys, return_inverse=True)
+    pool, starts, sides = bank.pack(unique)
+    side = sides[which]
+    half = side // 2
     iy = np.rint(nuclei.y).astype(np.int64) + margin
     ix = np.rint(nuclei.x).astype(np.int64) + margin
-    indices, weights = [], []
-    for n in range(len(iy)):
-        sprite = bank.get(int(radius_half[n]), int(nuclei.aspect_bin[n]),
-                          int(nuclei.angle_bin[n]), int(nuclei.variant[n]))
-        half = sprite.shape[0] // 2
-        if not (half <= iy[n] < hp - half and half <= ix[n] < wp - half):
-            continue
-        rows = np.arange(iy[n] - half, iy[n] + half + 1)
-        indices.append((rows[:, None] * wp + np.arange(ix[n] - half, ix[n] + half + 1)).ravel())
-        weights.append((sprite * nuclei.darkness[n]).ravel())
-    if not indices:
+    inside = (half <= iy) & (iy < hp - half) & (half <= ix) & (ix < wp - half)
+    if not inside.any():
         return np.zeros(shape, dtype=np.float32)
-    canvas = np.bincount(np.concatenate(indices), np.concatenate(weights), minlength=hp * wp)
+    side, half, start = side[inside], half[inside], starts[which[inside]]
+    corner = (iy[inside] - half) * wp + (ix[inside] - half)
+    counts = side * side
+    owner = np.repeat(np.arange(len(counts)), counts)
+    first = np.cumsum(counts) - counts
+    local = np.arange(int(counts.sum()), dtype=np.int64) - first[owner]
+    row, col = np.divmod(local, side[owner])
+    index = corner[owner] + row * wp + col
+    weights = pool[start[owner] + local] * nuclei.darkness[inside].astype(np.float32)[owner]
+    canvas = np.bincount(index, weights, minlength=hp * wp)
     return canvas.reshape(hp, wp)[margin:margin + h, margin:margin + w].astype(np.float32)

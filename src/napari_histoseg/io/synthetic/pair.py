@@ -36,10 +36,12 @@ def generate_pair(out_dir: str | Path, config: SynthConfig, workers: int | None 
                          tumour_path=out_dir / FILE_NAMES["tumour"], affine=affine, config=config)
     shapes, jpeg = config.level_shapes(), ("jpeg", config.jpeg_quality)
     he = SectionRenderer(layout, config, "he")
-    write_pyramid(pair.he_path, shapes, he.rgb, config.mpp, config.tile_size, True, jpeg, workers)
+    write_pyramid(pair.he_path, shapes, he.rgb, config.mpp, config.tile_size, True, jpeg, workers,
+                  downsample=True)
     ck56 = SectionRenderer(layout, config, "ck56")
     write_pyramid(pair.ck56_path, shapes, lambda level, location, size: warped_rgb(
-        ck56, affine, level, location, size), config.mpp, config.tile_size, True, jpeg, workers)
+        ck56, affine, level, location, size), config.mpp, config.tile_size, True, jpeg, workers,
+                  downsample=True)
     lossless = ("zlib", LABEL_ZLIB_LEVEL)
     write_pyramid(pair.labels_path, shapes, _label_tiles(layout, he, tumour=False),
                   config.mpp, config.tile_size, False, lossless, workers)

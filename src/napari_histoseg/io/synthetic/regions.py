@@ -48,14 +48,14 @@ def region_grid(layout: Layout, y_um: np.ndarray, x_um: np.ndarray) -> tuple[np.
         sub = _sub_box(layout.ducts, index, y_um, x_um)
         if sub is not None:
             rows, cols, dy, dx = sub
-            depth, _ = layout.ducts.depth(index, dy, dx)
+            depth = layout.ducts.depth_only(index, dy, dx)
             window = codes[rows, cols]
             window[...] = _duct_layers(layout, index, depth, window)
     for index in layout.nests.overlapping(*box, margin=CLEFT_UM):
         sub = _sub_box(layout.nests, index, y_um, x_um, margin=CLEFT_UM)
         if sub is not None:
             rows, cols, dy, dx = sub
-            depth, _ = layout.nests.depth(index, dy, dx)
+            depth = layout.nests.depth_only(index, dy, dx)
             window = codes[rows, cols]
             window[(depth > -CLEFT_UM) & (window == STROMA)] = CLEFT
             window[depth >= 0] = INVASIVE
@@ -77,8 +77,8 @@ def region_points(layout: Layout, y: np.ndarray, x: np.ndarray) -> tuple[np.ndar
     for index in layout.nests.overlapping(y.min(), x.min(), y.max() + 1e-6, x.max() + 1e-6):
         near = np.flatnonzero(np.hypot(y - layout.nests.cy[index], x - layout.nests.cx[index])
                               < layout.nests.reach[index])
-        depth, _ = layout.nests.depth(index, y[near] - layout.nests.cy[index],
-                                      x[near] - layout.nests.cx[index])
+        depth = layout.nests.depth_only(index, y[near] - layout.nests.cy[index],
+                                        x[near] - layout.nests.cx[index])
         codes[near[depth > -CLEFT_UM]] = CLEFT
         codes[near[depth >= 0]] = INVASIVE
     return codes, polar

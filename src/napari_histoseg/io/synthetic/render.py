@@ -58,7 +58,7 @@ class SectionRenderer:
         self.fibre = textures.fibre_texture(rng)
         self.grain = textures.grain_texture(rng)
         self.patches = textures.grain_texture(rng, contrast=0.25, blur_px=12.0)
-        self.banks: dict[int, N.SpriteBank] = {}
+        self.bank = N.SpriteBank(self.nucleus_salt)   # sprites are in pixels: one bank serves every level
         self.blur_passes = int(round(2 * config.blur**2))
 
     def um_per_px(self, level: int) -> float:
@@ -84,22 +84,26 @@ class SectionRenderer:
     def _concentrations(self, level, location, size) -> tuple[np.ndarray, np.ndarray]:
         ys, xs = self.grid_um(level, location, size)
         codes, tissue = R.region_grid(self.layout, ys, xs)
-        edge = np.clip(tissue * 4.0, 0.0, 1.0)
+        edge = np.clip(tissue * np.float32(4.0), 0.0, 1.0)
         grain = self.grain.window(location, size)
         if self.section == "he":
-            fibre = self.fibre.window(location, size)
-            weight = FIBRE_WEIGHT[codes]
-            second = HE_EOSIN[codes] * (1.0 + weight * (fibre - 1.0)) * grain * edge
-            hematoxylin = HE_HEMATOXYLIN[codes] * grain
+            # eosin * (1 + weight * (fibre - 1)) = eosin * (1 - weight) + eosin * weight * fibre
+            second = np.take(HE_EOSIN * FIBRE_WEIGHT, codes) * self.fibre.window(location, size)
+            second += np.take(HE_EOSIN * (1.0 - FIBRE_WEIGHT), codes)
+            second *= grain
+            second *= edge
+            hematoxylin = np.take(HE_HEMATOXYLIN, codes) * grain
         else:
-            patches = self.patches.window(location, size)
-            second = IHC_DAB[codes] * patches * grain
-            hematoxylin = IHC_HEMATOXYLIN[codes] * grain * edge
-        hematoxylin = hematoxylin + self._nuclei(level, location, size, codes, grain)
+            second = np.take(IHC_DAB, codes) * self.patches.window(location, size)
+            second *= grain
+            hematoxylin = np.take(IHC_HEMATOXYLIN, codes) * grain
+            hematoxylin *= edge
+        hematoxylin += self._nuclei(level, location, size, codes, grain)
         if self.section == "he" and len(self.layout.folds):
             thickness = self._fold_thickness(ys, xs)
             if thickness is not None:
-                hematoxylin, second = hematoxylin * thickness, second * thickness
+                hematoxylin *= thickness
+                second *= thickness
         return hematoxylin, second
 
     def _nuclei(self, level, location, size, codes, grain) -> np.ndarray:
@@ -112,16 +116,18 @@ class SectionRenderer:
         found = N.place_nuclei(self.layout, self.nucleus_salt, origin,
                                (size[0] * um, size[1] * um), um)
         found.darkness = found.darkness * strength
-        bank = self.banks.setdefault(level, N.SpriteBank(self.nucleus_salt))
-        return N.stamp(found, bank, size)
+        return N.stamp(found, self.bank, size)
 
     def _fold_thickness(self, ys, xs) -> np.ndarray | None:
+        """(h, w) float32 tissue thickness (1, or FOLD_FACTOR on a fold) or None if no fold is near."""
         thickness = None
         for y, x, angle, half_width in self.layout.folds:
-            along = (ys[:, None] - y) * np.cos(angle) + (xs[None, :] - x) * np.sin(angle)
-            if np.abs(along).min() >= half_width:
+            along_y = ((ys - y) * np.cos(angle)).astype(np.float32)[:, None]
+            along_x = ((xs - x) * np.sin(angle)).astype(np.float32)[None, :]
+            along = np.abs(along_y + along_x)
+            if along.min() >= half_width:
                 continue
-            band = np.where(np.abs(along) < half_width, FOLD_FACTOR - 1.0, 0.0).astype(np.float32)
+            band = (along < half_width) * np.float32(FOLD_FACTOR - 1.0)
             thickness = 1.0 + band if thickness is None else thickness + band
         return thickness
 

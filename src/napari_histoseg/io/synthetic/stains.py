@@ -3,7 +3,7 @@
 Optical density OD = Σ c_s · v_s per RGB channel, and intensity I = I0 · 10^-OD
 (Ruifrok & Johnston, Anal. Quant. Cytol. Histol. 23:291, 2001, for the vectors).
 Concentrations are quantised to 8 bits and looked up in a 256 x 256 RGB table,
-so colouring a tile is one gather.
+so colouring a tile is one gather of 3-byte rows.
 """
 
 from __future__ import annotations
@@ -25,16 +25,15 @@ H_MAX, SECOND_MAX = 2.4, 2.0
 class StainTable:
     """RGB for quantised (hematoxylin, second stain) concentrations.
 
-    ``rgbx`` is (256 * 256,) uint32: R, G, B and a pad byte, so colouring is one
-    4-byte gather.
+    ``rgb`` is (256 * 256, 3) uint8, row ``quantise(h, s)`` holding the colour, so
+    colouring is one gather of rows straight into a contiguous tile.
     """
 
-    rgbx: np.ndarray
+    rgb: np.ndarray
 
     def colour_indices(self, indices: np.ndarray) -> np.ndarray:
-        """(h, w, 3) uint8 (a strided view) from (h, w) uint16 indices made by ``quantise``."""
-        packed = np.take(self.rgbx, indices)
-        return packed.view(np.uint8).reshape(*indices.shape, 4)[..., :3]
+        """(h, w, 3) uint8 contiguous tile from (h, w) uint16 indices made by ``quantise``."""
+        return np.take(self.rgb, indices, axis=0)
 
 
 def quantise(hematoxylin: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -53,9 +52,7 @@ def stain_table(second_vector: np.ndarray, rng: np.random.Generator, variation: 
     od = ((c * H_MAX * strength[0])[:, None, None] * vectors[0]
           + (c * SECOND_MAX * strength[1])[None, :, None] * vectors[1])
     rgb = np.clip(white * 10.0 ** (-od) + 0.5, 0, 255).astype(np.uint8)
-    rgbx = np.zeros((256 * 256, 4), dtype=np.uint8)
-    rgbx[:, :3] = rgb.reshape(256 * 256, 3)
-    return StainTable(rgbx.view(np.uint32).ravel())
+    return StainTable(np.ascontiguousarray(rgb.reshape(256 * 256, 3)))
 
 
 def _vary(vector: np.ndarray, rng: np.random.Generator, variation: float) -> np.ndarray:

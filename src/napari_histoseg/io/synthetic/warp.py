@@ -50,5 +50,9 @@ def warped_rgb(section: SectionRenderer, affine: np.ndarray, level: int,
     y0, x0 = int(iy.min()), int(ix.min())
     box = (int(iy.max()) - y0 + 1, int(ix.max()) - x0 + 1)
     indices = section.indices(level, (y0, x0), box)
-    gathered = indices[(iy - y0), (ix - x0)]
+    iy -= y0
+    iy *= box[1]
+    iy += ix
+    iy -= x0
+    gathered = np.take(indices.ravel(), iy)       # flat positions (y - y0) * box_w + (x - x0)
     return section.table.colour_indices(gathered)
