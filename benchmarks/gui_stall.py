@@ -57,9 +57,9 @@ def main() -> None:
     idle = tick_gaps(lambda: time.perf_counter() - start > IDLE_S)
     dock.start()
     running = tick_gaps(dock.segment_button.isEnabled)
-    summary = dock.last_summary
+    summary, model_name = dock.last_summary, dock.model_box.currentText()
     viewer.close()
-    print(f"model {dock.model_box.currentText()}, {summary.tiles_computed} tiles of 512² "
+    print(f"model {model_name}, {summary.tiles_computed} tiles of 512² "
           f"in {summary.elapsed_s:.1f} s on {summary.device}")
     print(f"idle:    longest gap {max(idle) * 1000:.0f} ms, median {statistics.median(idle) * 1000:.1f} ms")
     print(f"running: longest gap {max(running) * 1000:.0f} ms, median "

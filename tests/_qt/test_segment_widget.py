@@ -94,3 +94,19 @@ def test_broken_checkpoint_is_reported_not_raised(qtbot, dock, tmp_path):
     qtbot.waitUntil(lambda: dock.segment_button.isEnabled(), timeout=RUN_TIMEOUT_MS)
     assert dock.status.text().startswith("Segmentation failed")
     assert "broken" in dock.status.text()
+
+
+def test_results_of_another_model_are_kept_unless_starting_over(qtbot, dock, tmp_path):
+    dock.start()
+    run_to_end(qtbot, dock)
+    other = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"}, input_mpp=1.0,
+                        tile_size=256)
+    dock.select_model(save_checkpoint(create_model("hinet", size="tiny"), other,
+                                      tmp_path / "other.safetensors"))
+    dock.start()
+    qtbot.waitUntil(dock.segment_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    assert "holds results of another run" in dock.status.text()
+    dock.restart_box.setChecked(True)
+    dock.start()
+    summary = run_to_end(qtbot, dock)
+    assert summary.tiles_already_done == 0 and summary.tiles_computed == summary.tiles_planned

@@ -63,6 +63,7 @@ class SegmentWidget(QWidget):
         self.scope_box = QComboBox()
         self.scope_box.addItems([WHOLE_SLIDE, VISIBLE_ONLY])
         self.probabilities_box = QCheckBox("Show tumour probability")
+        self.restart_box = QCheckBox("Start over (discard earlier results of another model)")
         self.segment_button = QPushButton("Segment")
         self.segment_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel")
@@ -86,6 +87,7 @@ class SegmentWidget(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.probabilities_box)
+        layout.addWidget(self.restart_box)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -123,7 +125,7 @@ class SegmentWidget(QWidget):
             slide_path=Path(slide_path), model=self.model_box.currentData(),
             mpp=self.mpp_box.value() or None, tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
-            device=self.device_box.currentText())
+            device=self.device_box.currentText(), restart=self.restart_box.isChecked())
 
     def start(self) -> None:
         """Plan and segment in a worker thread; the GUI keeps running."""
