@@ -53,9 +53,10 @@ def main() -> None:
     if BUNDLED_MODEL.is_file():
         dock.select_model(BUNDLED_MODEL)
     dock.device_box.setCurrentText("cpu")
+    dock.restart_box.setChecked(True)
     start = time.perf_counter()
     idle = tick_gaps(lambda: time.perf_counter() - start > IDLE_S)
-    dock.start()
+    dock.start()  # restart: every tile is computed again
     running = tick_gaps(dock.segment_button.isEnabled)
     summary, model_name = dock.last_summary, dock.model_box.currentText()
     viewer.close()
@@ -65,7 +66,10 @@ def main() -> None:
     print(f"running: longest gap {max(running) * 1000:.0f} ms, median "
           f"{statistics.median(running) * 1000:.1f} ms; ratio longest running/idle "
           f"{max(running) / max(idle):.1f}")
-    print(f"longest stall during the run: {max(running) * 1000:.0f} ms (aim: under 100 ms)")
+    ordered = sorted(running)
+    print(f"longest stall during the run: {ordered[-1] * 1000:.0f} ms (aim: under 100 ms); "
+          f"second longest {ordered[-2] * 1000:.0f} ms; 99th percentile "
+          f"{ordered[int(len(ordered) * 0.99)] * 1000:.0f} ms")
 
 
 if __name__ == "__main__":

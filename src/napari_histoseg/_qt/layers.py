@@ -38,7 +38,7 @@ def add_result_layers(viewer, store, show_probability: bool) -> list:
     source = str(store.path)
     for layer in [la for la in viewer.layers if la.metadata.get(RESULT_KEY) == source]:
         viewer.layers.remove(layer)
-    placement = {"scale": store.scale, "translate": store.translate,
+    placement = {"scale": store.scale, "translate": store.translate, "units": ("µm", "µm"),
                  "metadata": {RESULT_KEY: source}}
     colours = {None: TRANSPARENT, 0: TRANSPARENT}
     colours.update({index: colour for index, colour in enumerate(store.spec.class_colors)

@@ -150,6 +150,8 @@ class SegmentWidget(QWidget):
 
     def _run(self, request: SegmentRequest, visible_only: bool):
         """Worker-thread generator: first the PreparedRun, then the engine's events."""
+        import pandas  # noqa: F401 - napari imports it for the first Labels layer; pay here, off the GUI thread
+
         warnings: list[str] = []
         prepared = prepare_run(request, warn=warnings.append)
         if visible_only and self._viewport is not None:
