@@ -41,7 +41,7 @@ def tick_gaps(run_until) -> list[float]:
 def main() -> None:
     import napari
 
-    from napari_histoseg._qt.demo import BUNDLED_MODEL
+    from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT
     from napari_histoseg._qt.segment_widget import SegmentWidget
     from napari_histoseg._sample_data import sample_pair
 
@@ -50,8 +50,8 @@ def main() -> None:
     viewer.open(str(slide_path), plugin="napari-histoseg")
     dock = SegmentWidget(viewer)
     viewer.window.add_dock_widget(dock)
-    if BUNDLED_MODEL.is_file():
-        dock.select_model(BUNDLED_MODEL)
+    if BUNDLED_CHECKPOINT.is_file():
+        dock.select_model(BUNDLED_CHECKPOINT)
     dock.device_box.setCurrentText("cpu")
     dock.restart_box.setChecked(True)
     start = time.perf_counter()

@@ -22,12 +22,11 @@ import torch
 from napari_histoseg.io.labels import open_label_pyramid
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.synthetic import SynthConfig, generate_pair
+from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT
 from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
 from napari_histoseg.training.datasets import SlidePatchDataset, plan_patches
 from napari_histoseg.training.loop import TrainConfig, evaluate, train
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "napari_histoseg" / "models" / "weights"
-NAME = "hinet-tiny-synthetic"
 TRAIN_SEEDS = (101, 102, 103)
 HELD_OUT_SEED = 105             # a seed whose slide has tumour (not every seed does)
 SLIDE_SIZE = (6144, 6144)       # level 0 at 0.5 µm/px: 3 x 3 mm of tissue
@@ -88,8 +87,8 @@ def main() -> None:
         provenance=f"training/bundled_hinet.py {provenance}; synthetic seeds {TRAIN_SEEDS}; "
                    f"held-out seed {HELD_OUT_SEED}: MIoU {final.miou:.3f}, "
                    f"Dice(tumour) {final.dice[1]:.3f}")
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
-    path = save_checkpoint(model.cpu(), model_config, WEIGHTS / f"{NAME}.safetensors")
+    BUNDLED_CHECKPOINT.parent.mkdir(parents=True, exist_ok=True)
+    path = save_checkpoint(model.cpu(), model_config, BUNDLED_CHECKPOINT)
     print(f"wrote {path}: held-out MIoU {final.miou:.3f}, Dice(tumour) {final.dice[1]:.3f}")
 
 

@@ -15,9 +15,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT
+
 PLUGIN = "napari-histoseg"
 WINDOW_SIZE = (1600, 1000)
-BUNDLED_MODEL = Path(__file__).resolve().parents[1] / "models" / "weights" / "hinet-tiny-synthetic.safetensors"
 RUN_TIMEOUT_S = 900
 
 
@@ -38,8 +39,8 @@ def run_demo(slide_path: Path | None, screenshot: Path) -> int:
         viewer.window.add_plugin_dock_widget(PLUGIN, "Slide")
         _, segment_dock = viewer.window.add_plugin_dock_widget(PLUGIN, "Segment")
         viewer.scale_bar.visible = True
-        if BUNDLED_MODEL.is_file():
-            segment_dock.select_model(BUNDLED_MODEL)
+        if BUNDLED_CHECKPOINT.is_file():
+            segment_dock.select_model(BUNDLED_CHECKPOINT)
         segment_dock.start()
         if not headless:
             napari.run()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
+#: The demo model shipped with the package (made by training/bundled_hinet.py).
+BUNDLED_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-tiny-synthetic.safetensors"
 USER_CACHE = Path("~/.cache/napari-histoseg/models")
 
 
