@@ -119,8 +119,8 @@ class Slide:
         if scale >= 1:
             return image
         target = (max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale)))
-        return (resize(image, target, anti_aliasing=True, preserve_range=True)
-                .round().astype(np.uint8))
+        smooth = resize(image.astype(np.float32), target, anti_aliasing=True, preserve_range=True)
+        return smooth.round().astype(np.uint8)  # float32 halves the working memory of float64
 
 
 def open_slide(path: str | Path) -> Slide:
