@@ -11,6 +11,9 @@ from napari_histoseg.io.slide import Slide, open_slide
 SLIDE_SUFFIXES = (".svs", ".ndpi", ".tif", ".tiff", ".mrxs", ".scn", ".bif", ".dcm")
 
 LayerData = tuple[Any, dict, str]
+#: Metadata key marking a layer as showing the results stored at its value (a path).
+RESULT_KEY = "histoseg_result"
+TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
 
 def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
@@ -30,7 +33,7 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
     except Exception as err:  # noqa: BLE001 - probing must never raise
         _warn(f"{path}: could not be opened ({type(err).__name__}: {err})")
         return None
-    return lambda _path: [slide_layer_data(slide)]
+    return lambda _path: [slide_layer_data(slide), *saved_result_layer_data(slide)]
 
 
 def slide_layer_data(slide: Slide, name: str | None = None) -> LayerData:
@@ -47,6 +50,44 @@ def slide_layer_data(slide: Slide, name: str | None = None) -> LayerData:
         kwargs["scale"] = slide.mpp
         kwargs["units"] = ("µm", "µm")
     return (list(slide.levels), kwargs, "image")
+
+
+def saved_result_layer_data(slide: Slide) -> list[LayerData]:
+    """The mask of an earlier run in the slide's default workspace, if there is one."""
+    from napari_histoseg.io.workspace import Workspace
+
+    folder = Workspace.default_dir(slide.path)
+    store = Workspace.open(folder).results() if folder.is_dir() else None
+    return result_layer_data(store) if store is not None else []
+
+
+def result_layer_data(store, show_probability: bool = False) -> list[LayerData]:
+    """A result store's mask (and optionally tumour probability) as multiscale layers in µm.
+
+    Both read the store's zarr pyramids, so they fill in as tiles are written
+    once the layers are refreshed.
+    """
+    placement = {"scale": store.scale, "translate": store.translate, "units": ("µm", "µm"),
+                 "multiscale": True, "metadata": {RESULT_KEY: str(store.path)}}
+    layers = []
+    if show_probability:
+        layers.append((_tumour_probability_levels(store),
+                       {**placement, "name": "Tumour probability", "colormap": "inferno",
+                        "contrast_limits": (0.0, 1.0), "opacity": 0.6}, "image"))
+    colours = {None: TRANSPARENT, 0: TRANSPARENT}
+    colours.update({index: colour for index, colour in enumerate(store.spec.class_colors)
+                    if index > 0})
+    layers.append((list(store.mask_levels()),
+                   {**placement, "name": "Tumour mask", "opacity": 0.5, "colormap": colours},
+                   "labels"))
+    return layers
+
+
+def _tumour_probability_levels(store) -> list:
+    """Lazy (h, w) probability of every non-background class together, per level."""
+    import dask.array as da
+
+    return [1 - da.from_zarr(level)[0] for level in store.probability_levels()]
 
 
 def _warn(message: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from qtpy.QtCore import QTimer
 
@@ -40,6 +41,7 @@ def run_to_end(qtbot, widget: SegmentWidget):
 
 
 def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
+    dock.probabilities_box.setChecked(True)
     dock.start()
     assert not dock.segment_button.isEnabled() and dock.cancel_button.isEnabled()
     summary = run_to_end(qtbot, dock)
@@ -49,6 +51,8 @@ def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
     assert tuple(mask.scale) == pytest.approx((1.0, 1.0))  # the checkpoint's 1 µm/px
     assert dock.progress.value() == dock.progress.maximum()
     assert dock.status.text().startswith("Done")
+    probability = np.asarray(dock.viewer.layers["Tumour probability"].data[-1])
+    assert probability.min() >= 0.0 and probability.max() <= 1.0
 
 
 def test_event_loop_keeps_turning_during_a_run(qtbot, dock):
@@ -110,3 +114,15 @@ def test_results_of_another_model_are_kept_unless_starting_over(qtbot, dock, tmp
     dock.start()
     summary = run_to_end(qtbot, dock)
     assert summary.tiles_already_done == 0 and summary.tiles_computed == summary.tiles_planned
+
+
+def test_reopening_the_slide_restores_the_mask(qtbot, dock, make_napari_viewer, pyramid_tiff):
+    dock.start()
+    run_to_end(qtbot, dock)
+    stored = dock.viewer.layers["Tumour mask"].data[0][...]
+    fresh = make_napari_viewer()
+    layers = fresh.open(str(pyramid_tiff), plugin="napari-histoseg")
+    assert [layer.name for layer in layers] == [pyramid_tiff.name, "Tumour mask"]
+    restored = fresh.layers["Tumour mask"]
+    assert restored.multiscale and tuple(restored.scale) == pytest.approx((1.0, 1.0))
+    assert (restored.data[0][...] == stored).all()
