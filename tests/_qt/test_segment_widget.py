@@ -126,3 +126,19 @@ def test_reopening_the_slide_restores_the_mask(qtbot, dock, make_napari_viewer, 
     restored = fresh.layers["Tumour mask"]
     assert restored.multiscale and tuple(restored.scale) == pytest.approx((1.0, 1.0))
     assert (restored.data[0][...] == stored).all()
+
+
+def test_visible_region_only_segments_fewer_tiles(qtbot, make_napari_viewer, pyramid_tiff,
+                                                  checkpoint):
+    viewer = make_napari_viewer(show=True)
+    viewer.open(str(pyramid_tiff), plugin="napari-histoseg")
+    dock = SegmentWidget(viewer)
+    dock.select_model(checkpoint)
+    dock.halo_box.setValue(32)
+    dock.device_box.setCurrentText("cpu")
+    viewer.scene.camera.zoom *= 6  # look at the middle of the slide only
+    qtbot.wait(300)  # let napari draw, so the layer knows what is on screen
+    dock.scope_box.setCurrentText("Visible region only")
+    dock.start()
+    summary = run_to_end(qtbot, dock)
+    assert 0 < summary.tiles_planned < 24  # the whole slide has 24 tissue tiles at this grid

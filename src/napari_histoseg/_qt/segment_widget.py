@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
@@ -100,7 +102,8 @@ class SegmentWidget(QWidget):
         for entry in find_checkpoints(checkpoint_folders()):
             if entry.usable:
                 self.model_box.addItem(entry.path.stem, str(entry.path))
-                self.model_box.setItemData(self.model_box.count() - 1, entry.summary, 3)
+                self.model_box.setItemData(self.model_box.count() - 1, entry.summary,
+                                           Qt.ItemDataRole.ToolTipRole)
         for name in available_models():
             self.model_box.addItem(f"{name} (random weights)", name)
 
@@ -155,7 +158,7 @@ class SegmentWidget(QWidget):
         warnings: list[str] = []
         prepared = prepare_run(request, warn=warnings.append)
         if visible_only and self._viewport is not None:
-            prepared = _with_plan(prepared, restrict_to_box(prepared.plan, self._viewport))
+            prepared = replace(prepared, plan=restrict_to_box(prepared.plan, self._viewport))
         yield (prepared, warnings)
         return (yield from start_run(prepared, viewport=lambda: self._viewport,
                                      cancel=self._cancel))
@@ -221,12 +224,6 @@ class SegmentWidget(QWidget):
 
     def _say(self, message: str) -> None:
         self.status.setText(message)
-
-
-def _with_plan(prepared: PreparedRun, plan) -> PreparedRun:
-    from dataclasses import replace
-
-    return replace(prepared, plan=plan)
 
 
 def _spin(box, low, high, value, special: str | None, step=1, decimals: int | None = None):
