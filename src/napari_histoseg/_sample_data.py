@@ -11,13 +11,11 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from napari_histoseg._reader import LayerData
 from napari_histoseg.io.synthetic.config import SynthConfig, SyntheticPair
-
-LayerData = tuple[Any, dict, str]
 
 #: The demo pair: 2 x 2 mm at 0.5 µm/px.
 SAMPLE_CONFIG = SynthConfig(size=(4096, 4096), mpp=0.5, seed=7)

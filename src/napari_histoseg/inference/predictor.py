@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from napari_histoseg.inference.events import BatchSizeReduced
-from napari_histoseg.models.device import inference_context, prepare_model, select_device
+from napari_histoseg.models.device import (inference_context, prepare_batch, prepare_model,
+                                            select_device)
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
@@ -77,8 +78,7 @@ class Predictor:
         if x.shape[-1] != self.tile_size:
             x = F.interpolate(x, size=(self.tile_size,) * 2, mode="bilinear",
                               antialias=x.shape[-1] > self.tile_size, align_corners=False)
-        if self.device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = prepare_batch(x, self.device)
         with inference_context(self.device):
             logits = self.model.predict_logits(x)
         return torch.softmax(logits.float(), dim=1).cpu().numpy()

@@ -20,11 +20,11 @@ import numpy as np
 
 from napari_histoseg.inference.engine import SegmentParams, segment
 from napari_histoseg.inference.plan import GridParams, ModelInfo, RunPlan, plan_run
+from napari_histoseg.inference.tiling import Box, tiles_in_box
 from napari_histoseg.io.slide import Slide, open_slide
 from napari_histoseg.io.workspace import Workspace
 
 DEFAULT_COLORS = ("#000000", "#ff0000", "#00c000", "#0060ff", "#ffa000", "#c000c0")
-Box = tuple[tuple[float, float], tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -129,11 +129,8 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
 
 def restrict_to_box(plan: RunPlan, box: Box) -> RunPlan:
     """The plan with only the tiles whose core meets ``box`` ((y, x), (h, w), level-0 px)."""
-    (y, x), (h, w) = box
-    cores = plan.store.spec.grid.core_boxes_level0(plan.tiles)
-    inside = ((cores[:, 0] < y + h) & (cores[:, 2] > y) & (cores[:, 1] < x + w)
-              & (cores[:, 3] > x))
-    return replace(plan, tiles=np.asarray(plan.tiles)[inside])
+    visible = tiles_in_box(plan.store.spec.grid, box)
+    return replace(plan, tiles=np.intersect1d(plan.tiles, visible))
 
 
 def start_run(prepared: PreparedRun, viewport=None, cancel: threading.Event | None = None):
