@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
-class SlideError(ValueError):
-    """A slide file that cannot be opened or read.
-
-    The message always starts with the file's name, then the cause.
-    """
+class FileError(ValueError):
+    """A file or folder that cannot be used; the message starts with its path, then the cause."""
 
     def __init__(self, path: str | Path, problem: str):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class SlideError(FileError):
+    """A slide file that cannot be opened or read."""

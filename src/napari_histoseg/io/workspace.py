@@ -34,6 +34,7 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from napari_histoseg.inference.tiling import BlendedRegion, TileGrid
+from napari_histoseg.io.errors import FileError
 
 #: Fast compression: results are written as fast as the model produces them.
 COMPRESSORS = (BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
@@ -42,12 +43,8 @@ MIN_PYRAMID_SIDE = 256
 WORKSPACE_SUFFIX = ".histoseg"
 
 
-class WorkspaceError(ValueError):
+class WorkspaceError(FileError):
     """A workspace folder that cannot be used; the message names the folder."""
-
-    def __init__(self, path: str | Path, problem: str):
-        self.path = Path(path)
-        super().__init__(f"{self.path}: {problem}")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from napari_histoseg.io.errors import FileError
 from napari_histoseg.models.device import prepare_model, select_device
 
 FORMAT = "napari-histoseg-checkpoint"
@@ -31,13 +32,8 @@ _MODELS = {
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FileError):
     """A checkpoint that cannot be loaded; the message starts with the file's path."""
-
-    def __init__(self, path: str | Path, problem: str):
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 def available_models() -> list[str]:
