@@ -1,4 +1,4 @@
-"""The training loop yields per-epoch stats and really lowers the loss."""
+"""The Trainer yields per-epoch stats, lowers the loss, keeps its schedule and resumes exactly."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import pytest
 import torch
 
 from napari_histoseg.models.registry import create_model
-from napari_histoseg.training.datasets import SlidePatchDataset, plan_patches
-from napari_histoseg.training.loop import TrainConfig, train
-from tests.conftest import tissue_like_rgb, write_pyramid_tiff
+from napari_histoseg.training.loop import TrainConfig, Trainer
 
 
 def bright_is_tumour(count: int, size: int = 32):
@@ -26,40 +24,45 @@ def bright_is_tumour(count: int, size: int = 32):
     return samples
 
 
-def test_loop_yields_epochs_and_lowers_the_loss():
+def make_trainer(epochs: int = 4, learning_rate: float = 3e-3, **config) -> Trainer:
     torch.manual_seed(0)
-    model = create_model("hinet", size="tiny")
     data = bright_is_tumour(8)
-    stats = list(train(model, data, data[:4], TrainConfig(epochs=4, batch_size=4,
-                                                          learning_rate=3e-3)))
+    return Trainer(create_model("hinet", size="tiny"), data, data[:4],
+                   TrainConfig(epochs=epochs, batch_size=4, learning_rate=learning_rate, **config))
+
+
+def test_loop_yields_epochs_lowers_the_loss_and_anneals():
+    stats = list(make_trainer().epochs())
     assert [s.epoch for s in stats] == [1, 2, 3, 4]
     assert stats[-1].train_loss < stats[0].train_loss
     assert 0.0 <= stats[-1].val.miou <= 1.0 and stats[-1].val.acc > 0.5
+    rates = [s.learning_rate for s in stats]
+    assert rates[0] == pytest.approx(3e-3) and rates == sorted(rates, reverse=True)
+
+
+def test_resumed_training_matches_an_uninterrupted_run():
+    whole = make_trainer(epochs=3)
+    expected = [s.train_loss for s in whole.epochs()]
+    first = make_trainer(epochs=3)
+    losses = [next(first.epochs()).train_loss]
+    second = make_trainer(epochs=3)
+    second.load_state(first.state_tensors(), first.state_meta())
+    losses += [s.train_loss for s in second.epochs()]
+    assert losses == pytest.approx(expected, rel=1e-4)
+
+
+def test_early_stopping_stops_after_patience(monkeypatch):
+    from napari_histoseg.training import loop
+    from napari_histoseg.training.metrics import scores
+
+    flat = scores(np.array([[5, 1], [1, 5]]))            # the same validation score every epoch
+    monkeypatch.setattr(loop, "evaluate", lambda model, data, device: flat)
+    stats = list(make_trainer(epochs=50, patience=2).epochs())
+    assert [s.epoch for s in stats] == [1, 2, 3] and [s.improved for s in stats] == [True, False, False]
 
 
 def test_config_is_validated():
     with pytest.raises(ValueError, match="epochs and batch_size"):
         TrainConfig(epochs=0)
-
-
-def test_patches_follow_the_tumour_fraction_rule():
-    labels = np.zeros((64, 64), np.uint8)
-    labels[:, :40] = 1  # left patches all tumour, right ones half
-    patches = plan_patches(labels, level=0, size=32)
-    fractions = sorted(p.tumour_fraction for p in patches)
-    assert fractions == [0.25, 0.25]  # 100% tumour patches (> 99.5%) are dropped
-
-
-def test_slide_patch_dataset_reads_normalised_image_and_labels(tmp_path):
-    image = tissue_like_rgb((128, 128))
-    slide_path = write_pyramid_tiff(tmp_path / "s.tif", image, levels=1, tile=64,
-                                    compression="zlib")
-    labels = np.zeros((128, 128), np.uint8)
-    labels[:, 64:] = 2
-    dataset = SlidePatchDataset(slide_path, [labels], plan_patches(labels, 0, 64, 32),
-                                mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
-    x, y = dataset[0]
-    assert x.shape == (3, 64, 64) and x.dtype == torch.float32
-    assert set(torch.unique(y).tolist()) <= {0, 1}
-    expected = (image[0:64, 32:96].transpose(2, 0, 1) / 255.0 - 0.5) / 0.25
-    np.testing.assert_allclose(x.numpy(), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="loss must be"):
+        TrainConfig(loss="mse")

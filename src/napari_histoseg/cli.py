@@ -10,6 +10,7 @@ from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.synthetic.command import add_synth_command
 from napari_histoseg.models.catalog import add_models_command
+from napari_histoseg.training.commands import add_training_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_command(subparsers)
     add_synth_command(subparsers)
     add_segment_command(subparsers)
+    add_training_commands(subparsers)
     _add_demo_command(subparsers)
     return parser
 

@@ -31,6 +31,9 @@ from napari_histoseg.models.blocks import (ChannelAttention, ConvNormAct, Spatia
 HINET_SIZES = {
     "paper": dict(backbone_depth=101, backbone_width=64, backbone_layers=None,
                   pyramid_channels=252, semantic_channels=126),
+    # The shipped real-tissue model: ResNet-18 layout at 3/8 width (see training/README.md).
+    "small": dict(backbone_depth=18, backbone_width=24, backbone_layers=(2, 2, 2, 2),
+                  pyramid_channels=48, semantic_channels=24),
     "tiny": dict(backbone_depth=50, backbone_width=8, backbone_layers=(1, 1, 1, 1),
                  pyramid_channels=48, semantic_channels=24),
 }

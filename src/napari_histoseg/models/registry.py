@@ -77,6 +77,10 @@ class ModelConfig:
     input_mpp: µm/px the model expects its input at. normalisation: {"mean": [r, g, b],
     "std": [r, g, b]} applied to RGB scaled to 0-1. tile_size: input tile side in px.
     provenance: hash or notes of the training run.
+    stain: the stain normalisation its inputs had in training, e.g. {"method": "reinhard",
+    "mean": [L, a, b], "std": [L, a, b]} (see ``stain``), or None for raw RGB.
+    metrics: held-out scores recorded at training time ({"data", "split", "acc", ...}).
+    card: the model card: data seen, µm/px, limits, training stain range.
     """
 
     architecture: str
@@ -87,6 +91,9 @@ class ModelConfig:
     normalisation: dict = field(default_factory=lambda: {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]})
     tile_size: int = 512
     provenance: str = ""
+    stain: dict | None = None
+    metrics: dict = field(default_factory=dict)
+    card: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "class_names", tuple(self.class_names))
@@ -156,9 +163,16 @@ def save_checkpoint(model: nn.Module, config: ModelConfig, path: str | Path) -> 
     state = {key: value.detach().to("cpu").contiguous() for key, value in model.state_dict().items()}
     metadata = {"format": FORMAT, "architecture": config.architecture}
     _write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
-    text = json.dumps(config.to_dict(), indent=2)
-    _write_atomic(config_path(path), lambda tmp: tmp.write_text(text))
+    save_config(config, path)
     return path
+
+
+def save_config(config: ModelConfig, weights_path: str | Path) -> Path:
+    """Write (or replace) the JSON config beside ``weights_path``, atomically."""
+    text = json.dumps(config.to_dict(), indent=2)
+    json_path = config_path(weights_path)
+    _write_atomic(json_path, lambda tmp: tmp.write_text(text))
+    return json_path
 
 
 def _write_atomic(path: Path, write) -> None:
