@@ -52,3 +52,13 @@ def test_hed_jitter_changes_colour_reproducibly():
     again = hed_jitter(image, np.random.default_rng(3), sigma=0.1)
     np.testing.assert_array_equal(first, again)
     assert first.shape == image.shape and np.abs(first.astype(int) - image).mean() > 1
+
+
+def test_the_lookup_table_matches_the_direct_transform():
+    from napari_histoseg.stain import apply_lut, colour_lut
+
+    image = tissue_like_rgb((64, 64))
+    stats = StainStats.fit(image)
+    direct = normalise(image, stats).astype(int)
+    looked_up = apply_lut(image, colour_lut(stats)).astype(int)
+    assert np.abs(direct - looked_up).mean() < 2.0 and np.abs(direct - looked_up).max() <= 12

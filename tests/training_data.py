@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-#: Blob colours: "purple" is the tumour a base model learns; "teal" a kind it has never seen.
-BLOB_COLOURS = {"purple": (110, 40, 150), "teal": (40, 140, 140)}
+#: Blob colours: "purple" is the tumour a base model learns; "pale" a kind it has never seen,
+#: close to the background's colour, so a model trained on purple alone misses it.
+BLOB_COLOURS = {"purple": (110, 40, 150), "pale": (250, 215, 235)}
 
 
 def blob_image(size: int, seed: int, kind: str = "purple") -> tuple[np.ndarray, np.ndarray]:

@@ -94,3 +94,24 @@ def hed_jitter(rgb: np.ndarray, rng: np.random.Generator, sigma: float = 0.05) -
     alpha = rng.uniform(1 - sigma, 1 + sigma, 3)
     beta = rng.uniform(-sigma, sigma, 3) * np.ptp(hed.reshape(-1, 3), axis=0)
     return np.clip(hed2rgb(hed * alpha + beta) * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+LUT_BITS = 6
+
+
+def colour_lut(source: StainStats, target: StainStats = StainStats()) -> np.ndarray:
+    """The whole ``normalise(., source, target)`` map as a (64, 64, 64, 3) uint8 look-up table.
+
+    A slide's transform is fixed once its statistics are fitted, so tiles are
+    normalised by a look-up (``apply_lut``) instead of two colour-space conversions.
+    Each channel is quantised to 6 bits (bin centres), an error of at most 2 levels.
+    """
+    levels = (np.arange(1 << LUT_BITS) << (8 - LUT_BITS)) + (1 << (7 - LUT_BITS))
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).astype(np.uint8)
+    return normalise(grid, source, target)
+
+
+def apply_lut(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    """``rgb`` ((..., 3) uint8) through a ``colour_lut`` table."""
+    shift = 8 - LUT_BITS
+    return lut[rgb[..., 0] >> shift, rgb[..., 1] >> shift, rgb[..., 2] >> shift]

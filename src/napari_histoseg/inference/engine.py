@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generator
 
 import numpy as np
@@ -45,12 +45,15 @@ class SegmentParams:
         normalisation: {"mean": [r, g, b], "std": [r, g, b]} for RGB scaled to 0-1,
             or None for plain 0-1 input.
         prefetch_batches: batches read ahead of the model.
+        colour_lut: a (64, 64, 64, 3) uint8 stain-normalisation table for this slide
+            (``stain.colour_lut``), applied to tiles before the model, or None.
     """
 
     batch_size: int = 8
     device: str = "auto"
     normalisation: dict | None = None
     prefetch_batches: int = 2
+    colour_lut: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -84,7 +87,8 @@ def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams()
          device=str(predictor.device))
     start = time.perf_counter()
     state = _RunState(total=len(tiles), finished=len(tiles) - len(pending))
-    prefetcher = Prefetcher(TileReader(slide, grid, read_level), TileQueue(grid, pending, viewport),
+    reader = TileReader(slide, grid, read_level, params.colour_lut)
+    prefetcher = Prefetcher(reader, TileQueue(grid, pending, viewport),
                             params.batch_size, params.prefetch_batches)
     writer = BatchWriter(store, done)
     try:

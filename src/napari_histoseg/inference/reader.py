@@ -18,6 +18,7 @@ import numpy as np
 
 from napari_histoseg.inference.tiling import TileGrid, TileQueue
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.stain import apply_lut
 
 #: Level-0 µm/px assumed for slides that do not state it (a 40x scan).
 DEFAULT_SLIDE_MPP = 0.25
@@ -81,10 +82,14 @@ def choose_resolution(slide, level: int | None = None, mpp: float | None = None,
 
 
 class TileReader:
-    """Reads grid tiles from a slide as (B, R, R, 3) uint8, R = tile_size x read scale."""
+    """Reads grid tiles from a slide as (B, R, R, 3) uint8, R = tile_size x read scale.
 
-    def __init__(self, slide, grid: TileGrid, read_level: int):
+    With ``colour_lut`` (``stain.colour_lut``) the tiles are stain-normalised as read.
+    """
+
+    def __init__(self, slide, grid: TileGrid, read_level: int, colour_lut: np.ndarray | None = None):
         self.slide = slide
+        self.colour_lut = colour_lut
         self.grid = grid
         self.read_level = read_level
         self.scale = grid.downsample / slide.downsamples[read_level]
@@ -101,7 +106,7 @@ class TileReader:
             location = (int(round(y * self.scale)), int(round(x * self.scale)))
             out[i] = self.slide.read_region(self.read_level, location,
                                             (self.read_size, self.read_size))
-        return out
+        return out if self.colour_lut is None else apply_lut(out, self.colour_lut)
 
 
 class Prefetcher:

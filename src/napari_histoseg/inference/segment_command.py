@@ -12,9 +12,10 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "segment", help="segment a whole slide into the slide's workspace (resumable)")
     parser.add_argument("slide", type=Path)
-    parser.add_argument("--model", default="hinet",
+    parser.add_argument("--model", default=None,
                         help="a checkpoint (.safetensors, with its .json beside it) or a model "
-                             "name (random weights: for trying the pipeline only)")
+                             "name (random weights: for trying the pipeline only); default: the "
+                             "shipped real-tissue model, or the synthetic one for synthetic slides")
     parser.add_argument("--out", type=Path, default=None,
                         help="workspace folder (default: <slide>.histoseg beside the slide)")
     where = parser.add_mutually_exclusive_group()

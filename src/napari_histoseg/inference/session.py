@@ -13,30 +13,33 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from napari_histoseg.inference.engine import SegmentParams, segment
+from napari_histoseg.inference.model_choice import applicability_warnings, default_model, is_synthetic
 from napari_histoseg.inference.plan import GridParams, ModelInfo, RunPlan, plan_run
 from napari_histoseg.inference.tiling import Box, tiles_in_box
 from napari_histoseg.io.slide import Slide, open_slide
 from napari_histoseg.io.workspace import Workspace
+from napari_histoseg.stain import StainError, StainStats, colour_lut
 
 DEFAULT_COLORS = ("#000000", "#ff0000", "#00c000", "#0060ff", "#ffa000", "#c000c0")
 
 
 @dataclass(frozen=True)
 class SegmentRequest:
-    """What the user asked for. ``model`` is a checkpoint path or a registered name.
+    """What the user asked for. ``model`` is a checkpoint path or a registered name; None
+    picks the shipped model for the slide (``model_choice.default_model``).
 
     ``level`` or ``mpp`` choose the analysis resolution (default: the checkpoint's
     training µm/px); ``slide_mpp`` stands in for slides whose file states none.
     """
 
     slide_path: Path
-    model: str
+    model: str | None = None
     level: int | None = None
     mpp: float | None = None
     slide_mpp: float | None = None
@@ -60,6 +63,8 @@ class ResolvedModel:
     normalisation: dict | None
     input_mpp: float | None
     tile_size: int | None
+    stain: dict | None = None
+    card: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def resolve_model(spec: str, warn=print) -> ResolvedModel:
         config = loaded.config
         return ResolvedModel(loaded.model, path.name, loaded.sha256, tuple(config.class_names),
                              tuple(config.class_colors), config.normalisation,
-                             config.input_mpp, config.tile_size)
+                             config.input_mpp, config.tile_size, config.stain, config.card)
     model = registry.create_model(spec)
     warn(f"WARNING: model {spec!r} has RANDOM, UNTRAINED weights; the mask is meaningless. "
          "Choose a trained checkpoint (.safetensors).")
@@ -112,7 +117,12 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     message naming the file at fault.
     """
     slide = open_slide(request.slide_path)
-    resolved = resolved or resolve_model(request.model, warn)
+    if resolved is None:
+        spec = request.model or str(default_model(slide))
+        resolved = resolve_model(spec, warn)
+        if request.model is None:
+            warn(f"model: {resolved.name} (the shipped model for "
+                 f"{'synthetic' if is_synthetic(slide) else 'real'} slides)")
     mpp = request.mpp if request.level is not None or request.mpp else resolved.input_mpp
     grid = GridParams(level=request.level, mpp=mpp,
                       tile_size=request.tile_size or resolved.tile_size or 512,
@@ -122,9 +132,26 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     plan = plan_run(slide, workspace, grid, info, restart=request.restart)
     if plan.notice:
         warn(f"WARNING: {plan.notice}")
+    slide_stain = fit_slide_stain(slide)
+    lut = colour_lut(slide_stain, StainStats.from_dict(resolved.stain)) if (
+        resolved.stain and slide_stain) else None
+    slide_mpp = float(np.mean(slide.mpp)) if slide.mpp else request.slide_mpp
+    for message in applicability_warnings(slide_mpp, resolved.input_mpp, slide_stain, resolved.card):
+        warn(f"WARNING: {message}")
     params = SegmentParams(batch_size=request.batch_size, device=request.device,
-                           normalisation=resolved.normalisation)
+                           normalisation=resolved.normalisation, colour_lut=lut)
     return PreparedRun(slide, resolved, workspace, plan, params)
+
+
+def fit_slide_stain(slide) -> StainStats | None:
+    """The slide's stain statistics, fitted once on its thumbnail's tissue; None if too little."""
+    from napari_histoseg.tissue import detect_tissue
+
+    thumbnail = slide.thumbnail()
+    try:
+        return StainStats.fit(thumbnail, detect_tissue(thumbnail))
+    except StainError:
+        return None
 
 
 def restrict_to_box(plan: RunPlan, box: Box) -> RunPlan:

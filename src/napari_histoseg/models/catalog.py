@@ -15,6 +15,8 @@ from pathlib import Path
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 #: The demo model shipped with the package (made by training/bundled_hinet.py).
 BUNDLED_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-tiny-synthetic.safetensors"
+#: The starter model for real H&E (made by training/configs/real-tissue.yaml).
+REAL_TISSUE_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-small-real.safetensors"
 USER_CACHE = Path("~/.cache/napari-histoseg/models")
 
 
