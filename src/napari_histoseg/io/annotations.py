@@ -209,6 +209,8 @@ def _checked_geometry(geometry, slide_shape: tuple[int, int], repair: bool):
         return None, f"is a {geometry.geom_type}; only Polygon and MultiPolygon have an area"
     if geometry.is_empty or not np.isfinite(shapely.get_coordinates(geometry)).all():
         return None, "is empty or has non-finite coordinates"
+    if geometry.convex_hull.area <= 0:
+        return None, "is empty (its points lie on a line)"
     if not geometry.is_valid:
         if not repair:
             return None, (f"is not a valid polygon ({shapely.is_valid_reason(geometry)}); "
