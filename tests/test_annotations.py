@@ -146,3 +146,22 @@ def test_malformed_json_names_the_file_and_the_place(tmp_path):
     path.write_text('{"type": "Topology"}')
     with pytest.raises(AnnotationError, match="not GeoJSON"):
         read_geojson(path)
+
+
+def test_a_write_that_fails_half_way_leaves_no_file(tmp_path, monkeypatch):
+    import napari_histoseg.io.rasterise as rasterise_module
+
+    path = write_json(tmp_path / "ok.geojson",
+                      mask_to_geojson(mask_with_holes(), Sampling(1.0), NAMES, COLORS))
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        return rasterise(*args, **kwargs)
+
+    monkeypatch.setattr(rasterise_module, "rasterise", failing)
+    with pytest.raises(OSError, match="disk full"):
+        import_annotations(path, tmp_path / "labels.tif", (300, 1200), classes=CLASSES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.geojson"]

@@ -31,8 +31,8 @@ def square(x, y, side):
     return [(x, y), (x + side, y), (x + side, y + side), (x, y + side)]
 
 
-CAMELYON = [("Annotation 0", "_0", square(100, 100, 400)),        # tumour
-            ("Annotation 1", "_2", square(200, 200, 100)),        # exclusion inside it
+CAMELYON = [("Annotation 0", "_2", square(200, 200, 100)),        # exclusion, listed first,
+            ("Annotation 1", "_0", square(100, 100, 400)),        # inside this tumour
             ("Annotation 2", "_1", [(800, 100), (1000, 100), (800, 300)]),   # a triangle
             ("Annotation 3", "metastases", square(600, 600, 80))]
 
@@ -41,9 +41,9 @@ def test_camelyon_xml_imports_to_the_expected_polygons(tmp_path):
     path = tmp_path / "tumor_001.xml"
     path.write_text(asap_xml(CAMELYON))
     annotations = read_asap_xml(path)
-    assert [a.class_name for a in annotations] == ["_0", "_2", "_1", "metastases"]
-    assert [a.geometry.area for a in annotations] == [160000.0, 10000.0, 20000.0, 6400.0]
-    assert list(annotations[0].geometry.exterior.coords)[:2] == [(100.0, 100.0), (500.0, 100.0)]
+    assert [a.class_name for a in annotations] == ["_2", "_0", "_1", "metastases"]
+    assert [a.geometry.area for a in annotations] == [10000.0, 160000.0, 20000.0, 6400.0]
+    assert list(annotations[1].geometry.exterior.coords)[:2] == [(100.0, 100.0), (500.0, 100.0)]
     assert annotations[1].where == "annotation 1 ('Annotation 1')"
 
 
