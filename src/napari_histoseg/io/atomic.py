@@ -24,7 +24,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     On error the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}")
+    temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}.part")
     try:
         with open(temp, "wb") as file:
             yield file
