@@ -165,3 +165,17 @@ def test_a_write_that_fails_half_way_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         import_annotations(path, tmp_path / "labels.tif", (300, 1200), classes=CLASSES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.geojson"]
+
+
+def test_the_label_pyramid_records_where_it_came_from(tmp_path, caplog):
+    import tifffile
+
+    path = write_json(tmp_path / "a.geojson",
+                      mask_to_geojson(mask_with_holes(), Sampling(1.0), NAMES, COLORS))
+    import_annotations(path, tmp_path / "labels.tif", (300, 400), classes=CLASSES,
+                       slide_mpp=(0.5, 0.5))
+    with tifffile.TiffFile(tmp_path / "labels.tif") as tif:
+        info = json.loads(tif.pages[0].description)["histoseg_labels"]
+        assert tif.pages[0].resolution == pytest.approx((2e4, 2e4))   # px per cm at 0.5 µm/px
+    assert info["classes"] == CLASSES and info["source"] == str(path)
+    assert not caplog.records                        # tifffile found nothing to complain about

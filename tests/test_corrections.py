@@ -115,3 +115,15 @@ def test_samples_for_training_weigh_the_latest_edit_of_each_pixel(store):
     assert newer.weight.min() == 1 and newer.mpp == (0.5, 0.25)
     assert older.changed.sum() == 200 and older.provenance["author"] == "ann"
     assert older.provenance["model_sha256"] == "cd34"
+
+
+def test_leftovers_of_killed_writers_are_cleaned_when_old(store):
+    import os
+
+    old, young = (store.records_dir / f".tmp-{n}-x.npz.part" for n in ("old", "young"))
+    old.write_bytes(b"partial")
+    young.write_bytes(b"partial")
+    os.utime(old, (0, 0))
+    assert store.ids() == []
+    CorrectionStore(store.root)
+    assert not old.exists() and young.exists()     # a live writer may still own the young one

@@ -13,6 +13,7 @@ polygon is drawn over an earlier one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -81,7 +82,8 @@ def write_label_pyramid(path: str | Path, shapes: Shapes, shape: tuple[int, int]
     Level 0 is ``shape`` (h, w) at ``downsample`` level-0 px per px; level ``k`` takes
     every ``2**k``-th pixel of level 0 (as the results pyramid does), halving until the
     longer side fits 256 px. Each level is rasterised from the polygons tile by tile, so
-    memory holds one tile. The file appears at ``path`` only once complete.
+    memory holds one tile. The file appears at ``path`` only once complete. ``metadata``
+    (JSON-ready) is kept in level 0's ImageDescription as ``{"histoseg_labels": metadata}``.
     :func:`napari_histoseg.io.labels.open_label_pyramid` reads it.
     """
     import tifffile
@@ -90,6 +92,7 @@ def write_label_pyramid(path: str | Path, shapes: Shapes, shape: tuple[int, int]
 
     tree = shapely.STRtree([g for g, _ in shapes]) if shapes else None
     levels = pyramid_shapes(shape)
+    description = json.dumps({"histoseg_labels": metadata or {}})
     with atomic_writer(path) as file, tifffile.TiffWriter(file, bigtiff=True) as tif:
         for level, level_shape in enumerate(levels):
             sampling = Sampling(downsample, 2**level)
@@ -102,7 +105,8 @@ def write_label_pyramid(path: str | Path, shapes: Shapes, shape: tuple[int, int]
                       dtype=np.uint8, tile=(tile, tile), compression="zlib",
                       photometric="minisblack", subifds=len(levels) - 1 if level == 0 else None,
                       subfiletype=1 if level else 0,
-                      metadata=(metadata or {}) if level == 0 else None, **resolution)
+                      metadata=None, description=description if level == 0 else None,
+                      **resolution)
     return Path(path)
 
 
