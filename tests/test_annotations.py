@@ -111,6 +111,8 @@ BAD_CASES = {
     "empty": (feature([[[10, 10], [50, 10], [30, 10], [10, 10]]]), "empty"),
     "point": (feature([10, 10], geometry="Point"), "is a Point"),
     "no geometry": ({"type": "Feature", "properties": {"class": "tumour"}}, "cannot be read"),
+    "no class": ({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": GOOD},
+                  "properties": {"name": "mine"}}, r"feature 1 \('mine'\): .*no class"),
 }
 
 
@@ -136,6 +138,17 @@ def test_repair_mends_a_self_intersecting_polygon(tmp_path):
     assert areas[1] == pytest.approx(800.0)          # two triangles of 20 x 40 / 2
     labels = open_label_pyramid(tmp_path / "labels.tif")[0].compute()
     assert labels[30, 15] == 1 and labels[15, 30] == 0
+
+
+def test_multipolygons_are_imported_whole(tmp_path):
+    parts = [[[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]],
+             [[[20, 20], [40, 20], [40, 40], [20, 40], [20, 20]],
+              [[25, 25], [25, 30], [30, 30], [30, 25], [25, 25]]]]
+    path = write_json(tmp_path / "multi.geojson", feature(parts, geometry="MultiPolygon"))
+    areas = import_annotations(path, tmp_path / "labels.tif", (50, 50), classes=CLASSES)
+    labels = open_label_pyramid(tmp_path / "labels.tif")[0].compute()
+    assert areas == {1: 100.0 + 400.0 - 25.0} and labels.sum() == 100 + 400 - 25
+    assert labels[27, 27] == 0 and labels[22, 22] == 1
 
 
 def test_malformed_json_names_the_file_and_the_place(tmp_path):
