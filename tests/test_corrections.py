@@ -80,7 +80,8 @@ def test_recovery_file_round_trip(store):
     store.save_recovery(draft)
     restored = store.load_recovery()
     np.testing.assert_array_equal(restored.after, draft.after)
-    assert restored.location == draft.location and restored.area_changed_um2 == draft.area_changed_um2
+    assert restored.location == draft.location
+    assert restored.area_changed_um2 == draft.area_changed_um2
     store.clear_recovery()
     assert store.load_recovery() is None and store.ids() == []
 

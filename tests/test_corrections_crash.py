@@ -1,4 +1,4 @@
-"""Kill a process that commits corrections, again and again: every reported record survives whole."""
+"""Kill a process that commits corrections, again and again: reported records survive whole."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def make_correction(run: int, index: int):
 
 def commit_until_killed(root: Path, run: int, rng: random.Random) -> dict[str, tuple[int, int]]:
     """Start a child, let it commit for a random moment, SIGKILL it; return what it reported."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    path = os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(root), str(run)], env=env,
                              stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "ready"

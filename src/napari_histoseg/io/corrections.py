@@ -173,6 +173,7 @@ class CorrectionStore:
         except OSError as err:
             raise CorrectionError(self.root, f"cannot create the corrections folder ({err})")
         remove_leftovers(self.records_dir)
+        remove_leftovers(self.root)
 
     @classmethod
     def for_workspace(cls, workspace) -> CorrectionStore:
