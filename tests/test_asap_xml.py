@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_histoseg.io.annotation_files import import_annotations
+from napari_histoseg.io.annotation_files import annotation_mask, import_annotations
 from napari_histoseg.io.annotations import DEFAULT_CLASSES, AnnotationError
 from napari_histoseg.io.asap_xml import read_asap_xml
 from napari_histoseg.io.labels import open_label_pyramid
@@ -119,3 +119,12 @@ def test_decimal_commas_are_read(tmp_path):
     path = tmp_path / "comma.xml"
     path.write_text(asap_xml([("A", "_0", [("1,5", "2,5"), ("11,5", "2,5"), ("11,5", "12,5")])]))
     np.testing.assert_allclose(read_asap_xml(path)[0].geometry.bounds, (1.5, 2.5, 11.5, 12.5))
+
+
+def test_a_window_of_the_annotations_rasterises_in_memory(tmp_path):
+    path = tmp_path / "tumor_001.xml"
+    path.write_text(asap_xml(CAMELYON))
+    window = annotation_mask(path, (1024, 1200), downsample=2.0, location=(50, 50),
+                             size=(100, 100))
+    assert window.shape == (100, 100)
+    assert window[0, 0] == 1 and window[60, 60] == 0 and window[99, 0] == 1

@@ -50,6 +50,23 @@ def export_geojson(store, path: str | Path, level: int = 0, simplify: float = 0.
     return len(collection["features"])
 
 
+def annotation_mask(path: str | Path, slide_shape: tuple[int, int], downsample: float,
+                    classes: Mapping[str, int] = DEFAULT_CLASSES,
+                    location: tuple[int, int] = (0, 0), size: tuple[int, int] | None = None,
+                    repair: bool = False) -> np.ndarray:
+    """The (h, w) uint8 labels of an annotation file over mask pixels ``location`` (y, x) ..
+    ``location + size`` at ``downsample`` level-0 px per px (default: the whole slide).
+
+    Raises AnnotationError, as :func:`import_annotations`, before anything is rasterised.
+    """
+    from napari_histoseg.io.rasterise import rasterise
+
+    shapes = check_annotations(path, read_annotations(path), classes, slide_shape, repair)
+    if size is None:
+        size = (math.ceil(slide_shape[0] / downsample), math.ceil(slide_shape[1] / downsample))
+    return rasterise(shapes, Sampling(downsample), location, size)
+
+
 def import_annotations(path: str | Path, out: str | Path, slide_shape: tuple[int, int],
                        downsample: float = 1.0, classes: Mapping[str, int] = DEFAULT_CLASSES,
                        slide_mpp: tuple[float, float] | None = None, repair: bool = False,
