@@ -88,13 +88,15 @@ def test_recovery_file_round_trip(store):
 
 def test_damaged_or_pickled_records_are_refused_with_their_name(store):
     store.commit(correction())
-    damaged = store.records_dir / "20000101T000000000000Z-bad.npz"
+    damaged = store.records_dir / "20000101T000000000000Z-abcdef.npz"
     damaged.write_bytes(b"PK\x03\x04 not really")
-    with pytest.raises(CorrectionError, match="20000101T000000000000Z-bad.npz: not a readable"):
+    with pytest.raises(CorrectionError, match="20000101T000000000000Z-abcdef.npz: not a readable"):
         store.entries()
     np.savez(damaged, meta=np.array([{"format": "histoseg-correction"}], dtype=object))
     with pytest.raises(CorrectionError, match="not a readable correction record.*pickle"):
-        store.load("20000101T000000000000Z-bad")
+        store.load("20000101T000000000000Z-abcdef")
+    with pytest.raises(CorrectionError, match="'../../x' is not a record id"):
+        store.load("../../x")
 
 
 def test_a_correction_with_mismatched_arrays_is_refused():

@@ -29,6 +29,7 @@ import datetime
 import getpass
 import io
 import json
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -36,11 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_histoseg.io.atomic import atomic_replace, atomic_write_bytes, remove_leftovers
+from napari_histoseg.io.atomic import (atomic_replace, atomic_write_bytes, fsync_dir,
+                                       remove_leftovers)
 from napari_histoseg.io.errors import FileError
 
 FORMAT, VERSION = "histoseg-correction", 1
 ARRAYS = ("image", "after", "before")
+#: A record id: UTC time to the microsecond, then random hex (so ids sort in commit order).
+RECORD_ID = re.compile(r"\d{8}T\d{12}Z-[0-9a-f]{6}")
 
 
 class CorrectionError(FileError):
@@ -189,6 +193,8 @@ class CorrectionStore:
         return self.root / "recovery.npz"
 
     def record_path(self, record_id: str) -> Path:
+        if not RECORD_ID.fullmatch(record_id):
+            raise CorrectionError(self.records_dir, f"{record_id!r} is not a record id")
         return self.records_dir / f"{record_id}.npz"
 
     def commit(self, correction: Correction) -> str:
@@ -202,7 +208,8 @@ class CorrectionStore:
 
     def ids(self) -> list[str]:
         """Ids of the records on disk, oldest first."""
-        return sorted(p.stem for p in self.records_dir.glob("*.npz"))
+        return sorted(p.stem for p in self.records_dir.glob("*.npz")
+                      if RECORD_ID.fullmatch(p.stem))
 
     def load(self, record_id: str) -> Correction:
         """A record with its pixels."""
@@ -226,8 +233,8 @@ class CorrectionStore:
         return entries
 
     def delete(self, record_id: str) -> Correction:
-        """Move a record to ``deleted/`` and return it. The caller puts its ``before`` labels
-        back into the mask first (pixels a later record also covers are that record's)."""
+        """Move a record to ``deleted/`` and return it, so the caller can put its ``before``
+        labels back into the mask (pixels a later record also covers are that record's)."""
         correction = self.load(record_id)
         atomic_replace(self.record_path(record_id), self.deleted_dir / f"{record_id}.npz")
         self.rebuild_manifest()
@@ -249,11 +256,13 @@ class CorrectionStore:
     def clear_recovery(self) -> None:
         """Forget the autosaved edit (after it was committed or discarded)."""
         self.recovery_path.unlink(missing_ok=True)
+        fsync_dir(self.root)
 
     def _cached_entries(self) -> list[dict]:
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))["records"]
-        except (OSError, ValueError, KeyError, TypeError):
+            entries = json.loads(self.manifest_path.read_text(encoding="utf-8"))["records"]
+            return [e for e in entries if isinstance(e.get("record_id"), str)]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return []
 
     def _write_manifest(self, entries: list[dict]) -> None:
