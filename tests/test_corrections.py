@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from napari_histoseg.io.correction_samples import correction_samples
-from napari_histoseg.io.corrections import Correction, CorrectionError, CorrectionStore
+from napari_histoseg.io.corrections import (Correction, CorrectionError, CorrectionStore,
+                                            he_region)
+from napari_histoseg.io.slide import open_slide
 
 
 def correction(location=(1000, 2000), side=40, changed=(10, 20), mpp=(0.5, 0.25),
@@ -130,3 +132,12 @@ def test_leftovers_of_killed_writers_are_cleaned_when_old(store):
     assert store.ids() == []
     CorrectionStore(store.root)
     assert not old.exists() and young.exists()     # a live writer may still own the young one
+
+
+def test_the_he_under_an_edit_is_read_at_the_masks_resolution(pyramid_tiff):
+    slide = open_slide(pyramid_tiff)                  # levels at downsample 1, 2, 4
+    exact = he_region(slide, (256, 512), (512, 512), (256, 256))
+    np.testing.assert_array_equal(exact, slide.read_region(1, (128, 256), (256, 256)))
+    resampled = he_region(slide, (256, 512), (512, 512), (170, 170))   # 3.01 px per px
+    assert resampled.shape == (170, 170, 3) and resampled.dtype == np.uint8
+    assert abs(float(resampled.mean()) - float(exact.mean())) < 2.0

@@ -127,6 +127,26 @@ class Correction:
                 "area_changed_um2": self.area_changed_um2}
 
 
+def he_region(slide, location: tuple[int, int], size: tuple[int, int],
+              shape: tuple[int, int]) -> np.ndarray:
+    """The (h, w, 3) uint8 H&E of a :class:`~napari_histoseg.io.slide.Slide` over the level-0
+    box ``location`` (y, x), ``size`` (h, w), at a mask's resolution ``shape`` (h, w).
+
+    Reads the coarsest level that is at least as fine as the mask, then resamples
+    (area-averaging, scikit-image) only when that level's pixels differ from the mask's.
+    """
+    level = slide.best_level_for_downsample(min(size[0] / shape[0], size[1] / shape[1]))
+    factor = slide.downsamples[level]
+    region = slide.read_region(level, (round(location[0] / factor), round(location[1] / factor)),
+                               (round(size[0] / factor), round(size[1] / factor)))
+    if region.shape[:2] == tuple(shape):
+        return region
+    from skimage.transform import resize
+
+    smooth = resize(region.astype(np.float32), shape, anti_aliasing=True, preserve_range=True)
+    return np.clip(smooth.round(), 0, 255).astype(np.uint8)
+
+
 def to_npz_bytes(correction: Correction) -> bytes:
     """A correction as the bytes of a compressed ``.npz`` archive."""
     buffer = io.BytesIO()
