@@ -66,3 +66,24 @@ def test_config_is_validated():
         TrainConfig(epochs=0)
     with pytest.raises(ValueError, match="loss must be"):
         TrainConfig(loss="mse")
+
+
+def test_every_shipped_config_parses():
+    from pathlib import Path
+
+    from napari_histoseg.training.run_config import read_run_config
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "training" / "configs").glob("*.yaml"))
+    assert len(configs) >= 4
+    for path in configs:
+        config = read_run_config(path)
+        assert config.name and config.train.epochs >= 1
+
+
+def test_the_fusion_network_trains_with_its_combined_loss():
+    torch.manual_seed(0)
+    model = create_model("edge_fusion", size="tiny", num_classes=2)
+    data = bright_is_tumour(4, size=64)
+    trainer = Trainer(model, data, None, TrainConfig(epochs=1, batch_size=2, loss="fusion"))
+    (stats,) = list(trainer.epochs())
+    assert np.isfinite(stats.train_loss) and stats.val is None

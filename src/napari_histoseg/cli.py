@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from napari_histoseg.inference.segment_command import add_segment_command
+from napari_histoseg.io.annotation_files import add_export_command, add_import_command
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.synthetic.command import add_synth_command
 from napari_histoseg.models.catalog import add_models_command
@@ -22,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_command(subparsers)
     add_segment_command(subparsers)
     add_training_commands(subparsers)
+    add_export_command(subparsers)
+    add_import_command(subparsers)
     _add_demo_command(subparsers)
     return parser
 

@@ -18,10 +18,10 @@ their source image before normalisation (``stain.StainStats``).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from napari_histoseg.io.atomic import atomic_write_bytes
 from napari_histoseg.io.errors import FileError
 
 FORMAT = "napari-histoseg-dataset"
@@ -94,11 +94,5 @@ def read_manifest(root: str | Path) -> Manifest:
 
 
 def write_json_atomic(path: Path, data) -> Path:
-    """Write ``data`` as JSON to a temporary file, fsync it, rename it over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(data, handle, indent=1)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+    """Write ``data`` as JSON, whole or not at all (``io.atomic``)."""
+    return atomic_write_bytes(path, json.dumps(data, indent=1).encode())

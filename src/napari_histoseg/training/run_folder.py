@@ -18,9 +18,9 @@ a newer one is whole.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from napari_histoseg.io.atomic import atomic_write_bytes
 from napari_histoseg.models.registry import file_sha256
 from napari_histoseg.training.dataset_format import write_json_atomic
 
@@ -44,16 +44,12 @@ class RunFolder:
 
     def save_state(self, tensors: dict, meta: dict) -> Path:
         """Write epoch ``meta["epoch"]``'s state pair atomically; drop older states."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
         stem = f"{STATE_PREFIX}{meta['epoch']:05d}"
         weights = self.root / f"{stem}.safetensors"
-        tmp = weights.with_name(weights.name + ".tmp")
-        save_file(tensors, str(tmp))
-        _fsync(tmp)
-        os.replace(tmp, weights)
+        atomic_write_bytes(weights, save(tensors))
         write_json_atomic(self.root / f"{stem}.json", {**meta, "sha256": file_sha256(weights)})
-        _fsync_dir(self.root)
         self._write_history(meta.get("history", []))
         for old in self._state_stems():
             if old < stem:
@@ -87,23 +83,9 @@ class RunFolder:
         return records
 
     def _write_history(self, history: list[dict]) -> None:
-        tmp = self.history_path.with_name(self.history_path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(record) + "\n" for record in history))
-        os.replace(tmp, self.history_path)
+        text = "".join(json.dumps(record) + "\n" for record in history)
+        atomic_write_bytes(self.history_path, text.encode())
 
     def _state_stems(self) -> list[str]:
         return sorted({p.name.split(".")[0] for p in self.root.glob(f"{STATE_PREFIX}*.json")
                        if not p.name.endswith(".tmp")})
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -1,0 +1,80 @@
+"""Files that are whole or absent after a crash: temporary file, fsync, rename, fsync the folder.
+
+The temporary file lies in the target's folder (a rename is atomic only within one
+file system) and starts with ``.tmp-``, so readers can skip and clean up leftovers
+of a writer that was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+TEMP_PREFIX = ".tmp-"
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
+    """Open a binary file that appears at ``path`` only when the block ends without error.
+
+    On error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}.part")
+    try:
+        with open(temp, "wb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; returns the path."""
+    with atomic_writer(path) as file:
+        file.write(data)
+    return Path(path)
+
+
+def atomic_replace(source: str | Path, target: str | Path) -> None:
+    """Rename ``source`` to ``target`` (same file system) and make the rename durable."""
+    os.replace(source, target)
+    fsync_dir(Path(target).parent)
+    if Path(source).parent != Path(target).parent:
+        fsync_dir(Path(source).parent)
+
+
+def fsync_dir(folder: str | Path) -> None:
+    """Flush a folder's entries (a rename or unlink in it) to disk; a no-op where unsupported."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_leftovers(folder: str | Path, older_than_s: float = 600.0) -> int:
+    """Delete temporary files that killed writers left in ``folder``; returns how many.
+
+    Only files untouched for ``older_than_s`` seconds go, so a live writer keeps its own.
+    """
+    removed, now = 0, time.time()
+    for leftover in Path(folder).glob(f"{TEMP_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime >= older_than_s:
+                leftover.unlink()
+                removed += 1
+    return removed
