@@ -90,3 +90,26 @@ def test_a_dataset_without_manifest_is_refused(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(DatasetError, match="invalid manifest"):
         read_manifest(tmp_path)
+
+
+def test_corrections_become_weighted_patches_with_re_edited_pixels_ignored(tmp_path):
+    from napari_histoseg.io.corrections import Correction, CorrectionStore
+    from tests.training_data import blob_image
+
+    workspace = tmp_path / "slide.histoseg"
+    store = CorrectionStore(workspace / "corrections")
+    for index, location in enumerate([(0, 0), (0, 128), (0, 0), (400, 400)]):
+        image, mask = blob_image(64, seed=index)
+        store.commit(Correction(image=image, after=mask, before=np.zeros_like(mask),
+                                location=location, size=(256, 256), mpp=(1.0, 1.0), slide="s.svs"))
+    source = source_from_dict({"kind": "corrections", "path": str(workspace), "weight": 4.0})
+    assert len(source.groups()) == 4
+    manifest = build_dataset([source], tmp_path / "out",
+                             BuildParams(stain="none", tumour_fraction=(0, 1), min_tissue=0))
+    assert len({p.group for p in manifest.patches}) == 4
+    assert all(p.weight == 4.0 and p.source == "corrections" for p in manifest.patches)
+    first = next(p for p in manifest.patches if p.group.endswith(store.ids()[0]))
+    mask = np.asarray(Image.open(tmp_path / "out" / first.mask))
+    assert (mask == 255).all()        # wholly re-edited by the third record
+    with pytest.raises(SourceError, match="no corrections"):
+        source_from_dict({"kind": "corrections", "path": str(tmp_path)})

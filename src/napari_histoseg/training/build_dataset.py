@@ -21,7 +21,7 @@ import numpy as np
 
 from napari_histoseg.stain import StainError, StainStats, normalise
 from napari_histoseg.training.dataset_format import Manifest, PatchEntry
-from napari_histoseg.training.sources import SourceImage
+from napari_histoseg.training.sources import IGNORE_LABEL, SourceImage
 
 #: HI-Net §4.2 keeps patches whose tumour fraction lies in this range.
 PAPER_TUMOUR_FRACTION = (0.05, 0.995)
@@ -114,7 +114,7 @@ def cut_patches(item: SourceImage, split: str, params: BuildParams):
         image = normalise(image, stats)
     low, high = params.tumour_fraction
     for y, x, h, w in patch_boxes(image.shape[:2], params.patch_size, params.stride):
-        tumour = float((mask[y:y + h, x:x + w] > 0).mean())
+        tumour = tumour_fraction(mask[y:y + h, x:x + w])
         tissue_share = float(tissue[y:y + h, x:x + w].mean())
         if not (low <= tumour <= high) or (tissue_share < params.min_tissue and tumour == 0):
             continue
@@ -123,6 +123,12 @@ def cut_patches(item: SourceImage, split: str, params: BuildParams):
                            f"masks/{patch_id}.png", (y, x), (h, w), tumour, tissue_share, item.weight,
                            stats.to_dict() if stats is not None else None)
         yield entry, image[y:y + h, x:x + w], mask[y:y + h, x:x + w]
+
+
+def tumour_fraction(mask: np.ndarray) -> float:
+    """Share of labelled (not ignored) pixels whose class is not 0."""
+    valid = mask != IGNORE_LABEL
+    return float(((mask > 0) & valid).sum() / max(int(valid.sum()), 1))
 
 
 def resample(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from napari_histoseg.training.metrics import Scores, confusion_matrix, scores
-from napari_histoseg.training.patch_dataset import IGNORE_INDEX, MODEL_MULTIPLE, pad_to_multiple
+from napari_histoseg.training.patch_dataset import MODEL_MULTIPLE, pad_to_multiple
+from napari_histoseg.training.sources import IGNORE_LABEL
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def evaluate_checkpoint(model_path: str | Path, data: str | Path, split: str = "
     matrix = np.zeros((len(loaded.config.class_names),) * 2, np.int64)
     for image, mask in pairs:
         prediction = predict_labels(loaded, image)
-        matrix += confusion_matrix(mask, prediction, matrix.shape[0], IGNORE_INDEX)
+        matrix += confusion_matrix(mask, prediction, matrix.shape[0], IGNORE_LABEL)
     return Evaluation(Path(model_path).name, str(data), split if source is None else "all",
                       len(pairs), loaded.config.class_names, scores(matrix))
 

@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from napari_histoseg.training.metrics import Scores, confusion_matrix, scores
+from napari_histoseg.training.sources import IGNORE_LABEL
 
 LOSSES = ("ce", "fusion")
 SCHEDULES = ("cosine", "constant")
-IGNORE_INDEX = 255
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class Trainer:
 
         if self.config.loss == "fusion":
             return fusion_loss(logits, targets).total
-        return cross_entropy(logits, targets, ignore_index=IGNORE_INDEX)
+        return cross_entropy(logits, targets, ignore_index=IGNORE_LABEL)
 
     def state_tensors(self) -> dict:
         """Model weights and optimiser tensors, flat, for a safetensors file."""
@@ -191,6 +191,6 @@ def evaluate(model, dataset, device) -> Scores:
             image, target = dataset[index]
             logits = model.predict_logits(image[None].to(device))
             prediction = logits.argmax(1)[0].cpu().numpy()
-            batch = confusion_matrix(target.numpy(), prediction, logits.shape[1], IGNORE_INDEX)
+            batch = confusion_matrix(target.numpy(), prediction, logits.shape[1], IGNORE_LABEL)
             matrix = batch if matrix is None else matrix + batch
     return scores(matrix if matrix is not None else np.zeros((2, 2), np.int64))

@@ -2,7 +2,7 @@
 
 Training items are random ``crop`` x ``crop`` crops of augmented patches;
 evaluation items are whole patches padded to a multiple of 32 (the padding is
-labelled ``IGNORE_INDEX`` so it counts for nothing). Patches are small and are
+labelled ``IGNORE_LABEL`` so it counts for nothing). Patches are small and are
 decoded once and kept in memory.
 
 >>> data = PatchDataset("dataset/", "train", normalisation, crop=256)   # doctest: +SKIP
@@ -17,9 +17,8 @@ import numpy as np
 
 from napari_histoseg.training.augment import NO_AUGMENT, AugmentParams, augment, random_crop
 from napari_histoseg.training.dataset_format import DatasetError, PatchEntry, read_manifest
-from napari_histoseg.training.sources import SourceError, read_pixels, read_rgb
+from napari_histoseg.training.sources import IGNORE_LABEL, SourceError, read_pixels, read_rgb
 
-IGNORE_INDEX = 255
 MODEL_MULTIPLE = 32
 
 
@@ -78,7 +77,7 @@ class PatchDataset:
         if self.crop:
             rng = np.random.default_rng((self.seed, self.epoch, index))
             image, mask = augment(image, mask, self.augment_params, rng)
-            image, mask = random_crop(image, mask, self.crop, rng, IGNORE_INDEX)
+            image, mask = random_crop(image, mask, self.crop, rng, IGNORE_LABEL)
         else:
             image, mask = pad_to_multiple(image, mask, MODEL_MULTIPLE)
         chw = (image.astype(np.float32) / 255 - self.mean) / self.std
@@ -93,4 +92,4 @@ def pad_to_multiple(image: np.ndarray, mask: np.ndarray, multiple: int) -> tuple
     if not pad_y and not pad_x:
         return image, mask
     return (np.pad(image, ((0, pad_y), (0, pad_x), (0, 0)), constant_values=255),
-            np.pad(mask, ((0, pad_y), (0, pad_x)), constant_values=IGNORE_INDEX))
+            np.pad(mask, ((0, pad_y), (0, pad_x)), constant_values=IGNORE_LABEL))

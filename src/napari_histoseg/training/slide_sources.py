@@ -1,10 +1,15 @@
-"""Training sources backed by slides: a slide with a label pyramid, or a synthetic pair.
+"""Training sources backed by slides: a slide with a label pyramid, a synthetic pair, and a
+slide workspace's corrections.
 
 A slide is read at one ``level`` in square regions (``region`` px at that level);
 each region with any tissue or tumour becomes a :class:`SourceImage` of the
 slide's single split group, so a slide never straddles two splits. The stain
 statistics are fitted once per slide on the thumbnail's tissue, so every region
 is normalised alike. Labels > 0 are tumour unless ``binary`` is False.
+
+Corrections (``io.corrections``) give one image per committed record, each its own split
+group (a slide's corrections are then spread over train, validation and test); pixels that
+a later record re-edited are ignored (label 255), so each pixel's latest word counts once.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_histoseg.training.sources import SourceError, SourceImage
+from napari_histoseg.training.sources import IGNORE_LABEL, SourceError, SourceImage
 
 
 @dataclass(frozen=True)
@@ -80,3 +85,28 @@ def synthetic_source(name: str, folder: Path, seed: int, size: tuple[int, int], 
     except (FileNotFoundError, ValueError, OSError):
         pair = generate_pair(folder, SynthConfig(size=tuple(size), seed=seed))
     return SlideSource(name, pair.he_path, pair.tumour_path, level, weight=weight, split=split)
+
+
+@dataclass(frozen=True)
+class CorrectionSource:
+    """The committed corrections in a slide's workspace folder."""
+
+    name: str
+    path: Path
+    weight: float = 1.0
+    split: str | None = None
+
+    def groups(self) -> list[str]:
+        from napari_histoseg.io.corrections import CorrectionStore
+
+        return [f"{self.name}/{entry['record_id']}"
+                for entry in CorrectionStore(self.path / "corrections").entries()]
+
+    def __iter__(self) -> Iterator[SourceImage]:
+        from napari_histoseg.io.correction_samples import correction_samples
+
+        for sample in correction_samples(self.path):
+            record = sample.provenance["record_id"]
+            mask = np.where(sample.weight > 0, sample.mask, IGNORE_LABEL).astype(np.uint8)
+            yield SourceImage(self.name, record, f"{self.name}/{record}", float(np.mean(sample.mpp)),
+                              sample.image, mask, self.weight)

@@ -25,6 +25,8 @@ import numpy as np
 
 from napari_histoseg.io.errors import FileError
 
+#: Mask value for pixels that count for nothing in training and evaluation.
+IGNORE_LABEL = 255
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 ENCODINGS = ("grey", "any_channel", "rgb")
 
@@ -147,14 +149,16 @@ def source_from_dict(spec: dict, base: Path | None = None):
 
     - ``pairs``: name, path, mpp, mask ({encoding, threshold, classes}), weight;
     - ``slide``: name, path, labels, level, region, weight;
-    - ``synthetic``: name, path (folder to generate into), seed, size [h, w], level, weight.
+    - ``synthetic``: name, path (folder to generate into), seed, size [h, w], level, weight;
+    - ``corrections``: name, path (a slide's workspace folder), weight.
 
     Every kind takes ``split`` ("train", "val" or "test") to put all its images in one split
     instead of the 8:1:1 draw.
     """
     spec = dict(spec)
     kind = spec.pop("kind", "pairs")
-    builders = {"pairs": _pair_folder, "slide": _slide, "synthetic": _synthetic}
+    builders = {"pairs": _pair_folder, "slide": _slide, "synthetic": _synthetic,
+                "corrections": _corrections}
     if kind not in builders:
         raise ValueError(f"unknown source kind {kind!r}; valid kinds: {sorted(builders)}")
     if "path" not in spec:
@@ -199,6 +203,15 @@ def _synthetic(path: Path, spec: dict, base: Path | None):
     return synthetic_source(spec.pop("name", f"synthetic-{seed}"), path, seed,
                             tuple(spec.pop("size", (4096, 4096))), int(spec.pop("level", 0)),
                             float(spec.pop("weight", 1.0)), spec.pop("split", None))
+
+
+def _corrections(path: Path, spec: dict, base: Path | None):
+    from napari_histoseg.training.slide_sources import CorrectionSource
+
+    if not (path / "corrections").is_dir():
+        raise SourceError(path, "no corrections/ folder: not a slide workspace with corrections")
+    return CorrectionSource(spec.pop("name", "corrections"), path, float(spec.pop("weight", 1.0)),
+                            spec.pop("split", None))
 
 
 def _resolve(base: Path | None, value) -> Path:
