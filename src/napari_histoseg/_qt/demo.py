@@ -1,8 +1,9 @@
 """``histoseg demo``: the sample slide, segmented by the bundled model, in napari.
 
-It opens the synthetic sample H&E (generated once into the cache) with the
-plugin's Slide and Segment docks, chooses the bundled tiny HI-Net and starts
-segmenting the whole slide. With a display, napari stays open. Without one (a
+It opens the synthetic sample H&E (generated once into the cache), or the slide
+given, with the plugin's Slide and Segment docks, chooses the shipped model for
+it (the tiny synthetic HI-Net for synthetic slides, the real-tissue starter
+model for others) and starts segmenting the whole slide. With a display, napari stays open. Without one (a
 server, CI), the demo runs on a virtual X display, waits for the run to end,
 writes a screenshot of the whole window and exits.
 """
@@ -15,7 +16,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT
+from napari_histoseg.inference.model_choice import default_model
+from napari_histoseg.io.slide import open_slide
 
 PLUGIN = "napari-histoseg"
 WINDOW_SIZE = (1600, 1000)
@@ -39,8 +41,9 @@ def run_demo(slide_path: Path | None, screenshot: Path) -> int:
         viewer.window.add_plugin_dock_widget(PLUGIN, "Slide")
         _, segment_dock = viewer.window.add_plugin_dock_widget(PLUGIN, "Segment")
         viewer.scale_bar.visible = True
-        if BUNDLED_CHECKPOINT.is_file():
-            segment_dock.select_model(BUNDLED_CHECKPOINT)
+        model = default_model(open_slide(slide_path))
+        if model.is_file():
+            segment_dock.select_model(model)
         segment_dock.start()
         if not headless:
             napari.run()

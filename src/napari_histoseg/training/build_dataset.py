@@ -59,8 +59,13 @@ class BuildParams:
 
 
 def build_dataset(sources: Iterable, out_dir: str | Path, params: BuildParams = BuildParams(),
-                  class_names: tuple[str, ...] = ("non-tumour", "tumour"), progress=None) -> Manifest:
-    """Cut, normalise and split every image of ``sources`` into ``out_dir``; returns the manifest."""
+                  class_names: tuple[str, ...] = ("non-tumour", "tumour"), progress=None,
+                  only_splits: tuple[str, ...] | None = None) -> Manifest:
+    """Cut, normalise and split every image of ``sources`` into ``out_dir``; returns the manifest.
+
+    ``only_splits`` (e.g. ``("test",)``) writes only the images drawn into those splits: the
+    same draw, so the same patches as a full build.
+    """
     from PIL import Image
 
     out = Path(out_dir)
@@ -73,6 +78,8 @@ def build_dataset(sources: Iterable, out_dir: str | Path, params: BuildParams = 
                   assign_splits(source.groups(), params.split,
                                 params.seed + zlib.crc32(source.name.encode())))
         for item in source:
+            if only_splits is not None and splits[item.group] not in only_splits:
+                continue
             for entry, image, mask in cut_patches(item, splits[item.group], params):
                 Image.fromarray(image).save(out / entry.image)
                 Image.fromarray(mask).save(out / entry.mask)
