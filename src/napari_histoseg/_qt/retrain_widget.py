@@ -80,6 +80,7 @@ class RetrainWidget(QWidget):
         self.cancel_button = _button("Cancel", self.cancel, enabled=False)
         self.status = _label("Choose a built dataset and press Train.")
         self.plot = TrainingPlot(_theme(self.viewer))
+        self.models_label = _label("")
         self.table = _comparison_table()
         self.verdict = _label("")
         self.adopt_button = _button("Adopt new model", self.adopt, enabled=False)
@@ -91,6 +92,7 @@ class RetrainWidget(QWidget):
         layout.addLayout(_row(self.train_button, self.cancel_button))
         layout.addWidget(self.status)
         layout.addWidget(self.plot)
+        layout.addWidget(self.models_label)
         layout.addWidget(self.table)
         layout.addWidget(self.verdict)
         layout.addLayout(_row(self.adopt_button, self.keep_button))
@@ -133,6 +135,7 @@ class RetrainWidget(QWidget):
         self.progress, self.new_entry, self.comparison = RunProgress(), None, None
         self.plot.show_progress(self.progress)
         self.table.setRowCount(0)
+        self.models_label.setText("")
         self.verdict.setText("")
         self._set_running(True)
         self._say(self.progress.status())
@@ -174,8 +177,7 @@ class RetrainWidget(QWidget):
         self.worker = create_worker(
             _keep_and_compare, self.library, checkpoint, self.run.name, old, request.dataset,
             _connect={"returned": self._show_comparison, "errored": self._comparison_failed})
-        self.table.setHorizontalHeaderLabels(
-            ["", f"Old: {old.stem}" if old else "Old", f"New: {self.run.name}"])
+        self.models_label.setText(f"Old: {old.stem if old else 'none'}\nNew: {self.run.name}")
 
     def _show_comparison(self, result: tuple[LibraryEntry, Comparison]) -> None:
         self.new_entry, self.comparison = result
@@ -184,6 +186,7 @@ class RetrainWidget(QWidget):
         for index, row in enumerate(rows):
             for column, text in enumerate(row):
                 self.table.setItem(index, column, QTableWidgetItem(text))
+        _fit_height(self.table)
         self.verdict.setText(self.comparison.verdict())
         self._say(f"Done: {self.new_entry.name} is in the model library. Adopt it, or keep the old model.")
         self.worker = None
@@ -260,10 +263,18 @@ def _comparison_table() -> QTableWidget:
     table = QTableWidget(0, 3)
     table.setHorizontalHeaderLabels(["", "Old", "New"])
     table.verticalHeader().setVisible(False)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-    table.setMinimumHeight(150)
+    _fit_height(table)
     return table
+
+
+def _fit_height(table: QTableWidget) -> None:
+    """Exactly as tall as its header and rows: no empty area below the figures."""
+    rows = sum(table.rowHeight(row) for row in range(table.rowCount()))
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + rows + 2 * table.frameWidth())
 
 
 def _button(text: str, slot, enabled: bool = True) -> QPushButton:
