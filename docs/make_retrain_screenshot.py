@@ -55,7 +55,8 @@ def main() -> None:
     viewer.window._qt_window.resize(1500, 1000)
     test_patch = read_manifest(dataset).split("test")[0]
     viewer.add_image(np.asarray(Image.open(dataset / test_patch.image)), name="held-out patch")
-    viewer.add_labels(np.asarray(Image.open(dataset / test_patch.mask)), name="truth", opacity=0.4)
+    truth = viewer.add_labels(np.asarray(Image.open(dataset / test_patch.mask)), name="tumour (truth)")
+    truth.contour = 3
     dock = RetrainWidget(viewer)
     viewer.window.add_dock_widget(dock, name="Retrain", area="right")
     dock.data_edit.setText(str(dataset))
