@@ -18,8 +18,9 @@ class TrainingPlot(FigureCanvasQTAgg):
 
     def __init__(self, theme: dict[str, str] | None = None):
         theme = theme or {"background": "#ffffff", "text": "#000000", "line": "#1f77b4"}
-        self.figure = Figure(figsize=(4.0, 2.0), dpi=100, facecolor=theme["background"],
-                             layout="constrained")
+        self.figure = Figure(figsize=(4.0, 2.0), dpi=100, facecolor=theme["background"])
+        # fixed margins: a constrained layout would be re-solved on every redraw, on the GUI thread
+        self.figure.subplots_adjust(left=0.1, right=0.98, bottom=0.2, top=0.88, wspace=0.3)
         super().__init__(self.figure)
         self.loss_axes, self.miou_axes = self.figure.subplots(1, 2)
         self.lines = {}
