@@ -49,3 +49,11 @@ def cmu_svs() -> Path:
     if not CMU_SVS.is_file():
         pytest.skip(f"real test slide not found at {CMU_SVS}")
     return CMU_SVS
+
+
+@pytest.fixture(autouse=True)
+def private_model_library(tmp_path: Path, monkeypatch) -> Path:
+    """Every test gets its own model library and runs folder, never the user's."""
+    monkeypatch.setenv("HISTOSEG_LIBRARY", str(tmp_path / "library"))
+    monkeypatch.setenv("HISTOSEG_RUNS", str(tmp_path / "retrain-runs"))
+    return tmp_path / "library"

@@ -27,6 +27,6 @@ def test_models_command_lists_sizes_and_checkpoints(tmp_path, monkeypatch, capsy
     args = parser.parse_args(["models"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "hinet: paper 46.35 M, tiny 0.26 M" in out and "edge_fusion: paper 76.40 M" in out
+    assert "hinet: paper 46.35 M, small 1.70 M, tiny 0.26 M" in out and "edge_fusion: paper 76.40 M" in out
     assert "good.safetensors: hinet {'size': 'tiny'}, classes [non-tumour, tumour]" in out
     assert "orphan.safetensors: unusable: its config orphan.json is missing" in out

@@ -38,3 +38,15 @@ def write_pairs(folder: Path, count: int, size: int = 96, kind: str = "purple", 
         Image.fromarray(image).save(folder / "images" / f"{kind}{index:03d}.png")
         Image.fromarray(mask * mask_value).save(folder / "masks" / f"{kind}{index:03d}.png")
     return folder
+
+
+def build_blob_dataset(folder: Path, count: int = 12, size: int = 96) -> Path:
+    """A built dataset (8:1:1 by image) of ``count`` blob images at 1 µm/px, unnormalised."""
+    from napari_histoseg.training.build_dataset import BuildParams, build_dataset
+    from napari_histoseg.training.sources import source_from_dict
+
+    pairs = write_pairs(folder.parent / f"{folder.name}-pairs", count=count, size=size)
+    source = source_from_dict({"name": "blobs", "path": str(pairs), "mpp": 1.0})
+    params = BuildParams(mpp=1.0, patch_size=512, tumour_fraction=(0.0, 1.0), stain="none")
+    build_dataset([source], folder, params)
+    return folder
