@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from napari_histoseg.io.errors import FileError
 from napari_histoseg.training.compare import Comparison
+from napari_histoseg.training.dataset_format import read_manifest
 from napari_histoseg.training.evaluate import Evaluation
 from napari_histoseg.training.metrics import Scores
 from napari_histoseg.training.retrain_job import RetrainRequest, child_error, prepare_run
@@ -97,3 +100,39 @@ def test_comparison_rows_and_verdict_side_by_side():
     worse = Comparison(evaluation(0.8, (0.9, 0.6)), evaluation(0.75, (0.9, 0.6)))
     assert not worse.new_is_better and "not better" in worse.verdict()
     assert Comparison(None, evaluation(0.7, (0.9, 0.6))).rows()[0] == ("MIoU", "–", "0.700")
+
+
+def commit_corrections(workspace: Path, count: int) -> Path:
+    from napari_histoseg.io.corrections import Correction, CorrectionStore
+    from tests.training_data import blob_image
+
+    store = CorrectionStore(workspace / "corrections")
+    for index in range(count):
+        image, mask = blob_image(64, seed=50 + index, kind="pale")
+        store.commit(Correction(image=image, after=mask, before=np.zeros_like(mask),
+                                location=(0, 300 * index), size=(64, 64), mpp=(1.0, 1.0),
+                                slide="s.tif"))
+    return workspace
+
+
+def test_a_slides_corrections_join_the_dataset_weighted_up(tmp_path, dataset):
+    from napari_histoseg.training.run import ensure_dataset
+
+    workspace = commit_corrections(tmp_path / "s.histoseg", 6)
+    run = prepare_run(RetrainRequest(dataset, None, 1, 1e-3, corrections=workspace), tmp_path)
+    config = read_run_config(run.config)
+    assert config.source_weights == {"corrections": 4.0} and run.dataset == run.folder / "dataset"
+    manifest = ensure_dataset(config)
+    sources = {p.source for p in manifest.patches}
+    assert sources == {"dataset", "corrections"}
+    original = {p.group: p.split for p in read_manifest(dataset).patches}
+    assert all(original[p.group] == p.split for p in manifest.patches if p.source == "dataset")
+    assert all(p.weight == 1.0 for p in manifest.patches)      # weighted by source at sampling
+
+
+def test_too_few_corrections_alone_are_refused(tmp_path):
+    workspace = commit_corrections(tmp_path / "s.histoseg", 2)
+    with pytest.raises(FileError, match="2 correction"):
+        prepare_run(RetrainRequest(None, None, 1, 1e-3, corrections=workspace), tmp_path)
+    with pytest.raises(ValueError, match="choose a dataset"):
+        RetrainRequest(None, None, 1, 1e-3)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
                             QHeaderView, QLabel, QLineEdit, QPushButton, QSpinBox, QTableWidget,
                             QTableWidgetItem, QVBoxLayout, QWidget)
 
+from napari_histoseg._qt.layers import slide_layer_of
 from napari_histoseg._qt.training_plot import TrainingPlot
 from napari_histoseg._qt.training_process import TrainingProcess
 from napari_histoseg.io.errors import FileError
@@ -58,7 +59,7 @@ class RetrainWidget(QWidget):
         form = self._build_form()
         self.train_button = _button("Train", self.start)
         self.cancel_button = _button("Cancel", self.cancel, enabled=False)
-        self.status = _label("Choose a built dataset and press Train.")
+        self.status = _label("Choose a built dataset and/or this slide's corrections, and press Train.")
         self.plot = TrainingPlot(_theme(self.viewer))
         self.models_label = _label("")
         self.table = _comparison_table()
@@ -87,6 +88,8 @@ class RetrainWidget(QWidget):
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_edit, 1)
         data_row.addWidget(browse)
+        self.corrections_box = QCheckBox("and this slide's corrections (weighted up)")
+        self.corrections_box.setToolTip("The corrections saved in the open slide's workspace")
         self.base_box = QComboBox()
         self.base_box.currentIndexChanged.connect(self._suggest_learning_rate)
         self.epochs_box = QSpinBox()
@@ -98,6 +101,7 @@ class RetrainWidget(QWidget):
         self.lr_box.setSingleStep(1e-4)
         form = QFormLayout()
         form.addRow("Dataset:", data_row)
+        form.addRow("", self.corrections_box)
         form.addRow("Base model:", self.base_box)
         form.addRow("Epochs:", self.epochs_box)
         form.addRow("Learning rate:", self.lr_box)
@@ -126,8 +130,21 @@ class RetrainWidget(QWidget):
     def request(self) -> RetrainRequest:
         """The user's choices."""
         base = self.base_box.currentData()
-        return RetrainRequest(Path(self.data_edit.text().strip()), Path(base) if base else None,
-                              self.epochs_box.value(), self.lr_box.value())
+        dataset = self.data_edit.text().strip()
+        return RetrainRequest(Path(dataset) if dataset else None, Path(base) if base else None,
+                              self.epochs_box.value(), self.lr_box.value(),
+                              corrections=self._corrections_folder())
+
+    def _corrections_folder(self) -> Path | None:
+        """The open slide's workspace, when its corrections are asked for."""
+        if not self.corrections_box.isChecked():
+            return None
+        layer = slide_layer_of(self.viewer)
+        if layer is None:
+            raise ValueError("open a slide to train on its corrections")
+        from napari_histoseg.io.workspace import Workspace
+
+        return Workspace.open(layer.metadata["slide_path"]).root
 
     def start(self) -> None:
         """Write the run's config and start the training process; errors go to the status line."""
@@ -179,7 +196,7 @@ class RetrainWidget(QWidget):
         request = self.request()
         old = request.base or default_checkpoint(ROLE, self.library)
         self.worker = create_worker(
-            _keep_and_compare, self.library, checkpoint, self.run.name, old, request.dataset,
+            _keep_and_compare, self.library, checkpoint, self.run.name, old, self.run.dataset,
             _connect={"returned": self._show_comparison, "errored": self._comparison_failed})
         self.models_label.setText(f"Old: {old.stem if old else 'none'}\nNew: {self.run.name}")
 

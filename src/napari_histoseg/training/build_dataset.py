@@ -74,9 +74,7 @@ def build_dataset(sources: Iterable, out_dir: str | Path, params: BuildParams = 
     sources = list(sources)
     entries: list[PatchEntry] = []
     for source in sources:
-        splits = (dict.fromkeys(source.groups(), source.split) if source.split else
-                  assign_splits(source.groups(), params.split,
-                                params.seed + zlib.crc32(source.name.encode())))
+        splits = source_splits(source, params)
         for item in source:
             if only_splits is not None and splits[item.group] not in only_splits:
                 continue
@@ -92,6 +90,15 @@ def build_dataset(sources: Iterable, out_dir: str | Path, params: BuildParams = 
     write_summary_figure(manifest, out / "summary.png")
     manifest.write(out)
     return manifest
+
+
+def source_splits(source, params: BuildParams) -> dict[str, str]:
+    """Group -> split for one source: as stored, as pinned by its ``split``, or drawn 8:1:1."""
+    if hasattr(source, "stored_splits"):
+        return source.stored_splits()
+    if source.split:
+        return dict.fromkeys(source.groups(), source.split)
+    return assign_splits(source.groups(), params.split, params.seed + zlib.crc32(source.name.encode()))
 
 
 def assign_splits(groups: list[str], shares: tuple[float, float, float], seed: int) -> dict[str, str]:

@@ -28,31 +28,43 @@ NEW_MODEL = {"architecture": "hinet", "hyperparameters": {"size": "tiny"}}
 MAX_CROP = 256
 
 
+#: How much more often a corrected region is drawn than a dataset patch.
+CORRECTION_WEIGHT = 4.0
+
+
 @dataclass(frozen=True)
 class RetrainRequest:
-    """What the user chose. ``base`` None trains a new tiny HI-Net; ``learning_rate`` per step."""
+    """What the user chose. ``base`` None trains a new tiny HI-Net; ``learning_rate`` per step.
 
-    dataset: Path
+    ``dataset`` is a built dataset folder and ``corrections`` a slide's workspace folder whose
+    corrections to learn from (weighted up); give either or both.
+    """
+
+    dataset: Path | None
     base: Path | None
     epochs: int
     learning_rate: float
     batch_size: int = 4
+    corrections: Path | None = None
 
     def __post_init__(self):
         if self.epochs < 1 or self.learning_rate <= 0 or self.batch_size < 1:
             raise ValueError(f"epochs and batch size must be >= 1 and the learning rate > 0, "
                              f"got {self.epochs}, {self.batch_size}, {self.learning_rate}")
+        if self.dataset is None and self.corrections is None:
+            raise ValueError("choose a dataset folder, this slide's corrections, or both")
 
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run folder with its config, and the child process to start."""
+    """A run folder with its config, the dataset it trains on, and the child process to start."""
 
     name: str
     folder: Path
     config: Path
     command: tuple[str, ...]
     environment: dict[str, str]
+    dataset: Path
 
 
 def runs_root(environ: dict[str, str] | None = None) -> Path:
@@ -66,40 +78,86 @@ def runs_root(environ: dict[str, str] | None = None) -> Path:
 
 
 def prepare_run(request: RetrainRequest, root: Path | None = None) -> PreparedRun:
-    """Check the dataset, write ``<root>/<name>/config.yaml`` and return the child's command."""
+    """Check the data, write ``<root>/<name>/config.yaml`` and return the child's command.
+
+    With corrections, the child first builds ``<run>/dataset`` from them (and from the
+    chosen dataset, whose patches keep their splits).
+    """
     import yaml
 
-    manifest = read_manifest(request.dataset)
-    for split in ("train", "val", "test"):
-        if not manifest.split(split):
-            raise DatasetError(request.dataset, f"its {split} split is empty; the dock needs "
-                                                "train, val and test patches (rebuild with more images)")
+    manifest = _checked_manifest(request.dataset) if request.dataset else None
+    if request.corrections is not None:
+        _check_corrections(request.corrections)
     root = runs_root() if root is None else Path(root)
     name = _free_name(root)
     folder = root / name
     folder.mkdir(parents=True)
-    config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(run_config(request, manifest, name), sort_keys=False))
-    command = (sys.executable, "-m", "napari_histoseg.cli", "train", "--config", str(config), "--json")
-    return PreparedRun(name, folder, config, command, child_environment(dict(os.environ)))
+    config = run_config(request, manifest, name)
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    command = (sys.executable, "-m", "napari_histoseg.cli", "train", "--config",
+               str(folder / "config.yaml"), "--json")
+    dataset = Path(config["dataset"]["path"])
+    return PreparedRun(name, folder, folder / "config.yaml", command,
+                       child_environment(dict(os.environ)), dataset if dataset.is_absolute()
+                       else folder / dataset)
 
 
 def run_config(request: RetrainRequest, manifest, name: str) -> dict:
-    """The YAML config (as a dict) for ``request`` on a dataset with ``manifest``."""
+    """The YAML config (as a dict) for ``request``; ``manifest`` is the chosen dataset's, or None."""
+    class_names = manifest.class_names if manifest else ("non-tumour", "tumour")
     model = {**NEW_MODEL, "classes": [[n, CLASS_COLOURS[i % len(CLASS_COLOURS)]]
-                                      for i, n in enumerate(manifest.class_names)]}
+                                      for i, n in enumerate(class_names)]}
     if request.base is not None:
-        model = _base_model(request.base, manifest)
-    largest = max(max(p.size) for p in manifest.split("train"))
-    return {
+        model = _base_model(request.base, class_names)
+    largest = max(max(p.size) for p in manifest.split("train")) if manifest else MAX_CROP
+    config = {
         "name": name, "output": ".",
-        "dataset": {"path": str(Path(request.dataset).resolve())},
+        "dataset": {"path": str(Path(request.dataset).resolve()) if manifest else "dataset"},
         "model": model,
         "train": {"epochs": request.epochs, "learning_rate": request.learning_rate,
                   "batch_size": request.batch_size, "seed": 0},
         "crop": min(MAX_CROP, -(-largest // 32) * 32),
         "card": {"trained_by": "napari-histoseg Retrain dock"},
     }
+    if request.corrections is not None:
+        config["dataset"] = {"path": "dataset", "build": _corrections_build(request, manifest)}
+        config["source_weights"] = {"corrections": CORRECTION_WEIGHT}
+    return config
+
+
+def _corrections_build(request: RetrainRequest, manifest) -> dict:
+    sources = [{"kind": "corrections", "name": "corrections", "path": str(request.corrections)}]
+    if request.dataset is not None:
+        sources.insert(0, {"kind": "dataset", "name": "dataset", "path": str(request.dataset)})
+    mpp = manifest.mpp if manifest else _base_mpp(request.base)
+    stain = "reinhard" if (manifest is None or manifest.stain) else "none"
+    return {"params": {"mpp": mpp, "patch_size": 512, "tumour_fraction": [0.0, 1.0],
+                       "min_tissue": 0.0, "stain": stain}, "sources": sources}
+
+
+def _checked_manifest(dataset: Path):
+    manifest = read_manifest(dataset)
+    for split in ("train", "val", "test"):
+        if not manifest.split(split):
+            raise DatasetError(dataset, f"its {split} split is empty; the dock needs "
+                                        "train, val and test patches (rebuild with more images)")
+    return manifest
+
+
+def _check_corrections(workspace: Path) -> None:
+    from napari_histoseg.io.corrections import CorrectionStore
+
+    count = len(CorrectionStore(Path(workspace) / "corrections").ids()) if (
+        Path(workspace) / "corrections").is_dir() else 0
+    if count < 3:
+        raise FileError(workspace, f"{count} correction(s) saved; retraining from corrections alone "
+                                   "needs at least 3 (one each for training, validation and test)")
+
+
+def _base_mpp(base: Path | None) -> float:
+    if base is None:
+        return 1.0
+    return float(json.loads(Path(base).with_suffix(".json").read_text()).get("input_mpp", 1.0))
 
 
 def child_environment(environ: dict[str, str]) -> dict[str, str]:
@@ -121,7 +179,7 @@ def child_error(stderr: str, exit_code: int) -> str:
     return f"the training process exited with code {exit_code} and printed nothing"
 
 
-def _base_model(base: Path, manifest) -> dict:
+def _base_model(base: Path, class_names: tuple[str, ...]) -> dict:
     config_path = Path(base).with_suffix(".json")
     try:
         config = json.loads(config_path.read_text())
@@ -132,9 +190,9 @@ def _base_model(base: Path, manifest) -> dict:
                  "tile_size": int(config.get("tile_size", 512))}
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FileError(config_path, f"the base model's config cannot be read ({error})") from error
-    if len(names) != len(manifest.class_names):
-        raise FileError(base, f"the base model has {len(names)} classes {names}, the dataset "
-                                 f"{len(manifest.class_names)} {list(manifest.class_names)}")
+    if len(names) != len(class_names):
+        raise FileError(base, f"the base model has {len(names)} classes {names}, the data "
+                                 f"{len(class_names)} {list(class_names)}")
     return model
 
 

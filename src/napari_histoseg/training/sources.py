@@ -150,7 +150,8 @@ def source_from_dict(spec: dict, base: Path | None = None):
     - ``pairs``: name, path, mpp, mask ({encoding, threshold, classes}), weight;
     - ``slide``: name, path, labels, level, region, weight;
     - ``synthetic``: name, path (folder to generate into), seed, size [h, w], level, weight;
-    - ``corrections``: name, path (a slide's workspace folder), weight.
+    - ``corrections``: name, path (a slide's workspace folder), weight;
+    - ``dataset``: name, path (a built dataset, whose patches keep their splits), weight.
 
     Every kind takes ``split`` ("train", "val" or "test") to put all its images in one split
     instead of the 8:1:1 draw.
@@ -158,7 +159,7 @@ def source_from_dict(spec: dict, base: Path | None = None):
     spec = dict(spec)
     kind = spec.pop("kind", "pairs")
     builders = {"pairs": _pair_folder, "slide": _slide, "synthetic": _synthetic,
-                "corrections": _corrections}
+                "corrections": _corrections, "dataset": _dataset}
     if kind not in builders:
         raise ValueError(f"unknown source kind {kind!r}; valid kinds: {sorted(builders)}")
     if "path" not in spec:
@@ -212,6 +213,12 @@ def _corrections(path: Path, spec: dict, base: Path | None):
         raise SourceError(path, "no corrections/ folder: not a slide workspace with corrections")
     return CorrectionSource(spec.pop("name", "corrections"), path, float(spec.pop("weight", 1.0)),
                             spec.pop("split", None))
+
+
+def _dataset(path: Path, spec: dict, base: Path | None):
+    from napari_histoseg.training.dataset_source import DatasetSource
+
+    return DatasetSource(spec.pop("name", path.name), path, float(spec.pop("weight", 1.0)))
 
 
 def _resolve(base: Path | None, value) -> Path:
