@@ -7,7 +7,6 @@ Only the tiles that a slice touches are read and decoded.
 from __future__ import annotations
 
 import math
-import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ import tifffile
 import zarr
 
 from napari_histoseg.io.errors import SlideError
-from napari_histoseg.io.tile_reader import TiledLevelReader
+from napari_histoseg.io.tile_reader import (PositionalFile, SharedHandleFile, TiledLevelReader,
+                                             private_file)
 
 #: A single stored block larger than this cannot be read lazily.
 MAX_CHUNK_BYTES = 512 * 2**20
@@ -49,10 +49,10 @@ def open_tiff_levels(path: Path) -> OpenedLevels:
         series = _image_series(tif, path)
         _check_not_truncated(series, path)
         arrays = [_level_array(series, index, path) for index in range(len(series.levels))]
-        file_lock = threading.Lock()
+        source = private_file(tif)
         return OpenedLevels(
             levels=tuple(_as_rgb_dask(array, series.axes, path) for array in arrays),
-            region_readers=tuple(_region_reader(level, array, series.axes, file_lock)
+            region_readers=tuple(_region_reader(level, array, series.axes, source)
                                  for level, array in zip(series.levels, arrays)),
             mpp=_mpp(tif),
             vendor=_vendor(tif),
@@ -120,12 +120,16 @@ def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
 
 
 def _region_reader(level: tifffile.TiffPageSeries, array: zarr.Array, axes: str,
-                   file_lock: threading.Lock) -> Callable[[slice, slice], np.ndarray] | None:
-    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr."""
+                   source: PositionalFile | SharedHandleFile
+                   ) -> Callable[[slice, slice], np.ndarray] | None:
+    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr.
+
+    Both are safe beside dask's display reads (see ``io.tile_reader``).
+    """
     if axes != "YXS":
         return None
     if len(level.pages) == 1:
-        direct = TiledLevelReader.for_page(level.keyframe, file_lock)
+        direct = TiledLevelReader.for_page(level.keyframe, source)
         if direct is not None:
             return direct
     return lambda rows, cols: array[rows, cols]
