@@ -39,7 +39,7 @@ class SegmentRequest:
     model: str
     level: int | None = None
     mpp: float | None = None
-    slide_mpp: float | None = None
+    slide_mpp: float | tuple[float, float] | None = None
     tile_size: int | None = None
     halo: int = 64
     batch_size: int = 8
