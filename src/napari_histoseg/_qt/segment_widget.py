@@ -3,6 +3,11 @@
 The widget only gathers choices and shows results. The run itself is
 ``inference.session``'s generator, wrapped in napari's ``create_worker``;
 cancelling sets an event that the engine checks between batches.
+
+Nothing slow runs on the GUI thread: models and devices are listed by a
+worker (torch is imported there), the worker re-reads the result chunks that
+each batch changed (``io.display_cache``) and hands the GUI one event per
+batch, and result layers are made once per slide and reused by later runs.
 """
 
 from __future__ import annotations
@@ -18,10 +23,14 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
 
-from napari_histoseg._qt.layers import add_result_layers, slide_layer_of, viewport_box
-from napari_histoseg.inference.events import BatchSizeReduced, Progress
+from napari_histoseg._qt.layers import (place_slide_layer, show_results, slide_layer_of,
+                                       viewport_box)
+from napari_histoseg._qt.model_choices import Choices, list_choices
+from napari_histoseg._qt.slide_mpp_row import SlideMppRow
+from napari_histoseg.inference.events import BatchSizeReduced, Progress, TileResult
 from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
                                                 restrict_to_box, start_run)
+from napari_histoseg.io.display_cache import ResultView
 
 if TYPE_CHECKING:
     import napari
@@ -41,15 +50,20 @@ class SegmentWidget(QWidget):
         self._viewport = None
         self._last_refresh = 0.0
         self._result_layers: list = []
+        self._views: dict[str, ResultView] = {}  # per slide path, the last run's display cache
         self._build_form()
         self.viewer.scene.camera.events.center.connect(self._remember_viewport)
         self.viewer.scene.camera.events.zoom.connect(self._remember_viewport)
+        for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
+                        self.viewer.layers.selection.events.active):
+            emitter.connect(self._on_slide_changed)
+        self._on_slide_changed()
+        self._list_choices()
 
     # --- layout -------------------------------------------------------------------------
     def _build_form(self) -> None:
         self.model_box = QComboBox()
         self.model_box.setToolTip("A trained checkpoint, or an architecture with random weights")
-        self._fill_models()
         browse = QPushButton("…")
         browse.setToolTip("Choose a .safetensors checkpoint")
         browse.clicked.connect(self._browse_checkpoint)
@@ -61,7 +75,8 @@ class SegmentWidget(QWidget):
         self.halo_box = _spin(QSpinBox(), 0, 512, 64, None, step=16)
         self.batch_box = _spin(QSpinBox(), 1, 256, 8, None)
         self.device_box = QComboBox()
-        self.device_box.addItems(_devices())
+        self.device_box.addItems(["auto", "cpu"])  # cuda and mps join once probed
+        self.slide_mpp_row = SlideMppRow()
         self.scope_box = QComboBox()
         self.scope_box.addItems([WHOLE_SLIDE, VISIBLE_ONLY])
         self.probabilities_box = QCheckBox("Show tumour probability")
@@ -87,6 +102,7 @@ class SegmentWidget(QWidget):
         buttons.addWidget(self.segment_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.slide_mpp_row)
         layout.addLayout(form)
         layout.addWidget(self.probabilities_box)
         layout.addWidget(self.restart_box)
@@ -95,17 +111,29 @@ class SegmentWidget(QWidget):
         layout.addWidget(self.status)
         layout.addStretch()
 
-    def _fill_models(self) -> None:
-        from napari_histoseg.models.catalog import checkpoint_folders, find_checkpoints
-        from napari_histoseg.models.registry import available_models
+    def _list_choices(self) -> None:
+        """List models and devices in a worker; fill the boxes when they arrive."""
+        from napari.qt.threading import create_worker
 
-        for entry in find_checkpoints(checkpoint_folders()):
-            if entry.usable:
-                self.model_box.addItem(entry.path.stem, str(entry.path))
-                self.model_box.setItemData(self.model_box.count() - 1, entry.summary,
+        self._choices_worker = create_worker(list_choices, _ignore_errors=True)
+        self._choices_worker.returned.connect(self._fill_choices)
+        self._choices_worker.errored.connect(
+            lambda error: self._say(f"Could not list the models: {error}"))
+        self._choices_worker.start()
+
+    def _fill_choices(self, choices: Choices) -> None:
+        """Add the listed models and devices, keeping what is already chosen."""
+        chosen = self.model_box.currentData()
+        for choice in choices.models:
+            if self.model_box.findData(choice.data) < 0:
+                self.model_box.addItem(choice.text, choice.data)
+                self.model_box.setItemData(self.model_box.count() - 1, choice.tooltip,
                                            Qt.ItemDataRole.ToolTipRole)
-        for name in available_models():
-            self.model_box.addItem(f"{name} (random weights)", name)
+        if chosen is not None:
+            self.model_box.setCurrentIndex(self.model_box.findData(chosen))
+        for device in choices.devices:
+            if self.device_box.findText(device) < 0:
+                self.device_box.insertItem(self.device_box.count() - 1, device)
 
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
@@ -126,7 +154,8 @@ class SegmentWidget(QWidget):
         """The user's choices as a SegmentRequest for ``slide_path``."""
         return SegmentRequest(
             slide_path=Path(slide_path), model=self.model_box.currentData(),
-            mpp=self.mpp_box.value() or None, tile_size=self.tile_box.value() or None,
+            mpp=self.mpp_box.value() or None, slide_mpp=self.slide_mpp_row.value(),
+            tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
             device=self.device_box.currentText(), restart=self.restart_box.isChecked())
 
@@ -138,11 +167,18 @@ class SegmentWidget(QWidget):
         if layer is None:
             self._say("No slide is open: open or drop a slide first.")
             return
+        if self.model_box.currentData() is None:
+            self._say("The models are still being listed; choose one in a moment.")
+            return
+        if self.slide_mpp_row.needed and self.slide_mpp_row.value() is None:
+            self._say("This slide's file states no µm/px: enter it in 'Slide µm/px' first.")
+            return
         self._remember_viewport()
         self._cancel.clear()
         visible_only = self.scope_box.currentText() == VISIBLE_ONLY
         self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
-                                    visible_only, _ignore_errors=True)
+                                    visible_only, self.probabilities_box.isChecked(),
+                                    _ignore_errors=True)
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
@@ -151,7 +187,7 @@ class SegmentWidget(QWidget):
         self._say("Detecting tissue and planning tiles…")
         self.worker.start()
 
-    def _run(self, request: SegmentRequest, visible_only: bool):
+    def _run(self, request: SegmentRequest, visible_only: bool, show_probability: bool):
         """Worker-thread generator: first the PreparedRun, then the engine's events."""
         import pandas  # noqa: F401 - napari imports it for the first Labels layer; pay here, off the GUI thread
 
@@ -159,9 +195,13 @@ class SegmentWidget(QWidget):
         prepared = prepare_run(request, warn=warnings.append)
         if visible_only and self._viewport is not None:
             prepared = replace(prepared, plan=restrict_to_box(prepared.plan, self._viewport))
-        yield (prepared, warnings)
-        return (yield from start_run(prepared, viewport=lambda: self._viewport,
-                                     cancel=self._cancel))
+        key = str(request.slide_path)
+        view = ResultView(prepared.plan.store, show_probability)
+        view.warm_from(self._views.get(key))  # read now what the layers showed last run
+        self._views[key] = view
+        yield (prepared, view, warnings)
+        run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
+        return (yield from _batch_events(run, view))
 
     def cancel(self) -> None:
         """Stop after the current batch; finished tiles are kept for a later resume."""
@@ -180,12 +220,14 @@ class SegmentWidget(QWidget):
         elif isinstance(event, BatchSizeReduced):
             self._say(event.message)
 
-    def _on_planned(self, prepared: PreparedRun, warnings: list[str]) -> None:
+    def _on_planned(self, prepared: PreparedRun, view: ResultView, warnings: list[str]) -> None:
         done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
         self.progress.setMaximum(max(len(prepared.plan.tiles), 1))
         self.progress.setValue(done)
-        self._result_layers = add_result_layers(self.viewer, prepared.plan.store,
-                                                self.probabilities_box.isChecked())
+        slide_layer = self._running_slide_layer(str(prepared.slide.path))
+        if slide_layer is not None:
+            place_slide_layer(self.viewer, slide_layer, prepared.plan.store.spec.slide_mpp)
+        self._result_layers = show_results(self.viewer, view, str(prepared.slide.path))
         note = " ".join(warnings)
         self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
                   + note)
@@ -214,6 +256,13 @@ class SegmentWidget(QWidget):
             for layer in self._result_layers:
                 layer.refresh()
 
+    def _running_slide_layer(self, slide_path: str):
+        return next((layer for layer in self.viewer.layers
+                     if layer.metadata.get("slide_path") == slide_path), None)
+
+    def _on_slide_changed(self, event=None) -> None:
+        self.slide_mpp_row.show_for(slide_layer_of(self.viewer))
+
     def _remember_viewport(self, event=None) -> None:
         layer = slide_layer_of(self.viewer)
         self._viewport = viewport_box(layer) if layer is not None else None
@@ -237,7 +286,22 @@ def _spin(box, low, high, value, special: str | None, step=1, decimals: int | No
     return box
 
 
-def _devices() -> list[str]:
-    from napari_histoseg.models.device import available_devices
-
-    return ["auto", *available_devices()]
+def _batch_events(run, view: ResultView):
+    """The engine's events, one per batch: the tiles' boxes are re-read into ``view`` here,
+    on the worker thread, instead of crossing to the GUI as one signal per tile."""
+    boxes = []
+    try:
+        while True:
+            try:
+                event = next(run)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(event, TileResult):
+                boxes.append((event.location, event.size))
+                continue
+            if isinstance(event, Progress) and boxes:
+                view.update(boxes)
+                boxes = []
+            yield event
+    finally:
+        run.close()

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 #: Plausible level-0 µm/px: from beyond a 100x oil objective to a coarse overview.
 MIN_MPP, MAX_MPP = 0.05, 50.0
-#: µm/px of a 10x objective on a typical scanner (0.25 at 40x, 0.5 at 20x).
-MPP_AT_10X = 5.0
+#: µm/px x objective power on a typical scanner (0.25 at 40x, 0.5 at 20x).
+MPP_TIMES_POWER = 10.0
 
 
 class MppError(ValueError):
@@ -72,7 +72,9 @@ def check_mpp(mpp, source: str) -> tuple[float, float]:
             number = float(value)
         except (TypeError, ValueError):
             raise MppError(f"{source}: µm/px {axis} is {value!r}, not a number") from None
-        if not math.isfinite(number) or not MIN_MPP <= number <= MAX_MPP:
+        if not math.isfinite(number):
+            raise MppError(f"{source}: µm/px {axis} is {number}, not a finite number")
+        if not MIN_MPP <= number <= MAX_MPP:
             raise MppError(f"{source}: µm/px {axis} is {number:g}, outside the plausible range "
                            f"{MIN_MPP:g}-{MAX_MPP:g} µm/px (0.25 at 40x, 0.5 at 20x)")
         checked.append(number)
@@ -99,5 +101,5 @@ def mpp_from_objective(power) -> float | None:
         return None
     if not math.isfinite(power) or power <= 0:
         return None
-    mpp = MPP_AT_10X / power
+    mpp = MPP_TIMES_POWER / power
     return round(mpp, 4) if MIN_MPP <= mpp <= MAX_MPP else None
