@@ -15,6 +15,8 @@ from napari_histoseg._reader import RESULT_KEY, result_layer_data
 PAIRED_ROLE = "ck56"
 #: Metadata key naming the slide (path) a result layer belongs to.
 RESULT_SLIDE_KEY = "histoseg_result_of"
+#: Metadata key holding the class colours a result layer shows.
+COLOURS_KEY = "histoseg_class_colors"
 
 
 def slide_layer_of(viewer):
@@ -49,24 +51,39 @@ def place_slide_layer(viewer, layer, slide_mpp: tuple[float, float]) -> bool:
     return True
 
 
-def show_results(viewer, view, slide_path: str) -> list:
+def build_result_layers(view, slide_path: str) -> list:
+    """New napari layers for ``view`` (an ``io.display_cache.ResultView``), mask last.
+
+    Building a layer model touches no Qt, so a worker thread may call this;
+    :func:`show_results` adds them only where the slide has no result layers yet.
+    """
+    from napari.layers import Layer
+
+    built = []
+    for data, kwargs, kind in result_layer_data(view.store, view.probability_levels is not None,
+                                                view=view):
+        kwargs["metadata"].update({RESULT_SLIDE_KEY: slide_path,
+                                   COLOURS_KEY: tuple(view.store.spec.class_colors)})
+        built.append(Layer.create(data, kwargs, kind))
+    return built
+
+
+def show_results(viewer, view, slide_path: str, built: list | None = None) -> list:
     """The result layers of ``slide_path`` showing ``view``; created only the first time.
 
     Args:
         view: an ``io.display_cache.ResultView`` (its levels are what the layers show).
+        built: from :func:`build_result_layers` (made now if not given); used only
+            where the viewer has no result layer of that kind for this slide.
     Returns the layers, mask last. A probability layer not wanted this run is hidden.
     """
-    from napari.layers import Layer
-
     layers = []
-    wanted = result_layer_data(view.store, view.probability_levels is not None, view=view)
-    for data, kwargs, kind in wanted:
-        kwargs["metadata"][RESULT_SLIDE_KEY] = slide_path
-        existing = _result_layer(viewer, slide_path, str(view.store.path), kind)
+    for new in built if built is not None else build_result_layers(view, slide_path):
+        existing = _result_layer(viewer, slide_path, str(view.store.path), new._type_string)
         if existing is None:
-            layers.append(_add_keeping_selection(viewer, Layer.create(data, kwargs, kind)))
+            layers.append(_add_keeping_selection(viewer, new))
         else:
-            _swap(existing, data, kwargs)
+            _swap(existing, new)
             layers.append(existing)
     if view.probability_levels is None:
         unwanted = _result_layer(viewer, slide_path, str(view.store.path), "image")
@@ -85,19 +102,28 @@ def _result_layer(viewer, slide_path: str, store_path: str, kind: str):
     return None
 
 
-def _swap(layer, data, kwargs: dict) -> None:
-    """Point an existing result layer at new levels, placement and colours."""
-    layer.metadata.update(kwargs["metadata"])
-    layer.data = data
-    if tuple(layer.scale) != tuple(kwargs["scale"]):
-        layer.scale = kwargs["scale"]
-    if tuple(layer.translate) != tuple(kwargs["translate"]):
-        layer.translate = kwargs["translate"]
-    if layer._type_string == "labels":
-        from napari.utils.colormaps import DirectLabelColormap
+def _swap(layer, new) -> None:
+    """Point an existing result layer at ``new``'s levels, placement and colours.
 
-        layer.colormap = DirectLabelColormap(color_dict=kwargs["colormap"])
-    layer.visible = True
+    Each change makes napari re-slice the layer, so only what differs is set;
+    levels that are the same objects (a reused display cache) are just refreshed.
+    """
+    same_levels = len(layer.data) == len(new.data) and all(
+        mine is theirs for mine, theirs in zip(layer.data, new.data))
+    changed = not same_levels or layer.metadata.get(COLOURS_KEY) != new.metadata.get(COLOURS_KEY)
+    layer.metadata.update(new.metadata)
+    if tuple(layer.scale) != tuple(new.scale):
+        layer.scale = new.scale
+    if tuple(layer.translate) != tuple(new.translate):
+        layer.translate = new.translate
+    if layer._type_string == "labels" and changed:
+        layer.colormap = new.colormap
+    if not same_levels:
+        layer.data = new.data
+    if layer.visible:
+        layer.refresh()
+    else:
+        layer.visible = True
 
 
 def _add_keeping_selection(viewer, layer):

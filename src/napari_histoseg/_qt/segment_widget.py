@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,17 +23,29 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
 
-from napari_histoseg._qt.layers import (place_slide_layer, show_results, slide_layer_of,
-                                       viewport_box)
+from napari_histoseg._qt.background import batch_events, display_view, yield_cpu_to_the_gui
+from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
+                                       slide_layer_of, viewport_box)
 from napari_histoseg._qt.model_choices import Choices, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
-from napari_histoseg.inference.events import BatchSizeReduced, Progress, TileResult
+from napari_histoseg.inference.events import BatchSizeReduced, Progress
 from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
                                                 restrict_to_box, start_run)
 from napari_histoseg.io.display_cache import ResultView
 
 if TYPE_CHECKING:
     import napari
+
+@dataclass(frozen=True)
+class _Planned:
+    """What the worker hands the GUI once a run is planned (layers built, not yet added)."""
+
+    prepared: PreparedRun
+    view: ResultView
+    layers: list
+    done: int
+    warnings: list[str]
+
 
 WHOLE_SLIDE, VISIBLE_ONLY = "Whole slide (visible region first)", "Visible region only"
 REFRESH_INTERVAL_S = 0.5
@@ -47,6 +59,7 @@ class SegmentWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self._cancel = threading.Event()
+        self._layers_shown = threading.Event()
         self._viewport = None
         self._last_refresh = 0.0
         self._result_layers: list = []
@@ -191,17 +204,21 @@ class SegmentWidget(QWidget):
         """Worker-thread generator: first the PreparedRun, then the engine's events."""
         import pandas  # noqa: F401 - napari imports it for the first Labels layer; pay here, off the GUI thread
 
+        yield_cpu_to_the_gui()
+
         warnings: list[str] = []
         prepared = prepare_run(request, warn=warnings.append)
         if visible_only and self._viewport is not None:
             prepared = replace(prepared, plan=restrict_to_box(prepared.plan, self._viewport))
         key = str(request.slide_path)
-        view = ResultView(prepared.plan.store, show_probability)
-        view.warm_from(self._views.get(key))  # read now what the layers showed last run
+        view = display_view(prepared.plan.store, show_probability, self._views.get(key))
         self._views[key] = view
-        yield (prepared, view, warnings)
+        done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
+        self._layers_shown.clear()
+        yield _Planned(prepared, view, build_result_layers(view, key), done, warnings)
+        self._layers_shown.wait(timeout=10)  # napari adds layers faster with the CPU to itself
         run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
-        return (yield from _batch_events(run, view))
+        return (yield from batch_events(run, view))
 
     def cancel(self) -> None:
         """Stop after the current batch; finished tiles are kept for a later resume."""
@@ -210,8 +227,8 @@ class SegmentWidget(QWidget):
 
     # --- events (GUI thread) ------------------------------------------------------------
     def _on_event(self, event) -> None:
-        if isinstance(event, tuple):
-            self._on_planned(*event)
+        if isinstance(event, _Planned):
+            self._on_planned(event)
         elif isinstance(event, Progress):
             self.progress.setMaximum(max(event.total, 1))
             self.progress.setValue(event.done)
@@ -220,14 +237,16 @@ class SegmentWidget(QWidget):
         elif isinstance(event, BatchSizeReduced):
             self._say(event.message)
 
-    def _on_planned(self, prepared: PreparedRun, view: ResultView, warnings: list[str]) -> None:
-        done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
+    def _on_planned(self, planned: _Planned) -> None:
+        prepared, done, warnings = planned.prepared, planned.done, planned.warnings
         self.progress.setMaximum(max(len(prepared.plan.tiles), 1))
         self.progress.setValue(done)
         slide_layer = self._running_slide_layer(str(prepared.slide.path))
         if slide_layer is not None:
             place_slide_layer(self.viewer, slide_layer, prepared.plan.store.spec.slide_mpp)
-        self._result_layers = show_results(self.viewer, view, str(prepared.slide.path))
+        self._result_layers = show_results(self.viewer, planned.view, str(prepared.slide.path),
+                                           planned.layers)
+        self._layers_shown.set()
         note = " ".join(warnings)
         self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
                   + note)
@@ -286,22 +305,26 @@ def _spin(box, low, high, value, special: str | None, step=1, decimals: int | No
     return box
 
 
-def _batch_events(run, view: ResultView):
-    """The engine's events, one per batch: the tiles' boxes are re-read into ``view`` here,
-    on the worker thread, instead of crossing to the GUI as one signal per tile."""
-    boxes = []
-    try:
-        while True:
-            try:
-                event = next(run)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(event, TileResult):
-                boxes.append((event.location, event.size))
-                continue
-            if isinstance(event, Progress) and boxes:
-                view.update(boxes)
-                boxes = []
-            yield event
-    finally:
-        run.close()
+def _spin(box, low, high, value, special: str | None, step=1, decimals: int | None = None):
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
+
+
+def _yield_cpu_to_the_gui() -> None:
+    """Lower this worker thread's scheduling priority (Linux: per-thread nice 10).
+
+    Threads it starts (tile prefetch, writer, torch's pool) inherit it, so on a
+    busy machine the GUI thread gets a core first. Elsewhere this does nothing.
+    """
+    import os
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19))

@@ -85,6 +85,11 @@ class CachedLevel:
                     self._chunks[key] = fresh
         return len(stale)
 
+    def rebind(self, read: Callable[[slice, slice], np.ndarray]) -> None:
+        """Read from ``read`` from now on (same shape and chunks); cached chunks are re-read."""
+        self._read = read
+        self.refresh(slice(0, self.shape[0]), slice(0, self.shape[1]))
+
     def cached_chunks(self) -> list[tuple[int, int]]:
         """(row, col) indices of the chunks held now, least recently used first."""
         with self._lock:
@@ -149,6 +154,27 @@ class ResultView:
             self.probability_levels = [
                 _cached_zarr(level, _tumour_probability, max_bytes, leading=True)
                 for level in store.probability_levels()]
+
+    def layout(self) -> list[tuple]:
+        """Shapes and chunks of every level (two views with equal layouts can share layers)."""
+        levels = self.mask_levels + (self.probability_levels or [])
+        return [(level.shape, level.chunk) for level in levels] + [self.probability_levels is None]
+
+    def reuse_for(self, store, show_probability: bool) -> bool:
+        """Show ``store`` (a later run's) with these same levels, if the layouts match.
+
+        The levels keep their identity, so layers showing them need no new data;
+        every cached chunk is re-read from ``store`` now (call from a worker thread).
+        Returns False, changing nothing, when the layouts differ.
+        """
+        fresh = ResultView(store, show_probability, max_bytes=0)
+        if fresh.layout() != self.layout():
+            return False
+        self.store = store
+        for mine, theirs in zip(self.mask_levels + (self.probability_levels or []),
+                                fresh.mask_levels + (fresh.probability_levels or [])):
+            mine.rebind(theirs._read)
+        return True
 
     def warm_from(self, earlier: ResultView | None) -> None:
         """Read now the chunks ``earlier`` (an earlier run's view) held, where levels match.
