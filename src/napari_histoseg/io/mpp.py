@@ -75,7 +75,7 @@ def check_mpp(mpp, source: str) -> tuple[float, float]:
         if not math.isfinite(number):
             raise MppError(f"{source}: µm/px {axis} is {number}, not a finite number")
         if not MIN_MPP <= number <= MAX_MPP:
-            raise MppError(f"{source}: µm/px {axis} is {number:g}, outside the plausible range "
+            raise MppError(f"{source}: µm/px {axis} is {number:.4g}, outside the plausible range "
                            f"{MIN_MPP:g}-{MAX_MPP:g} µm/px (0.25 at 40x, 0.5 at 20x)")
         checked.append(number)
     return (checked[0], checked[1])
