@@ -13,9 +13,23 @@ import contextlib
 import os
 import sys
 import threading
+from dataclasses import dataclass
 
 from napari_histoseg.inference.events import Progress, TileResult
+from napari_histoseg.inference.session import PreparedRun
 from napari_histoseg.io.display_cache import ResultView
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What the worker hands the GUI once a run is planned: the run, its display cache,
+    its result layers (built, not yet added), tiles already done, and warnings."""
+
+    prepared: PreparedRun
+    view: ResultView
+    layers: list
+    done: int
+    warnings: list[str]
 
 
 def yield_cpu_to_the_gui() -> None:

@@ -37,3 +37,24 @@ def list_choices() -> Choices:
               for entry in find_checkpoints(checkpoint_folders()) if entry.usable]
     models += [Choice(f"{name} (random weights)", name) for name in available_models()]
     return Choices(tuple(models), tuple(available_devices()))
+
+
+def fill_boxes(model_box, device_box, choices: Choices) -> None:
+    """Add the listed models and devices to two QComboBoxes, keeping what is chosen.
+
+    Entries already there (a checkpoint chosen before the list arrived) are not repeated;
+    devices go before the last entry, "cpu".
+    """
+    from qtpy.QtCore import Qt
+
+    chosen = model_box.currentData()
+    for choice in choices.models:
+        if model_box.findData(choice.data) < 0:
+            model_box.addItem(choice.text, choice.data)
+            model_box.setItemData(model_box.count() - 1, choice.tooltip,
+                                  Qt.ItemDataRole.ToolTipRole)
+    if chosen is not None:
+        model_box.setCurrentIndex(model_box.findData(chosen))
+    for device in choices.devices:
+        if device_box.findText(device) < 0:
+            device_box.insertItem(device_box.count() - 1, device)

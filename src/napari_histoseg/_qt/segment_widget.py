@@ -14,38 +14,27 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
 
-from napari_histoseg._qt.background import batch_events, display_view, yield_cpu_to_the_gui
+from napari_histoseg._qt.background import (Planned, batch_events, display_view,
+                                           yield_cpu_to_the_gui)
 from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
                                        slide_layer_of, viewport_box)
-from napari_histoseg._qt.model_choices import Choices, list_choices
+from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
-from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
-                                                restrict_to_box, start_run)
-from napari_histoseg.io.display_cache import ResultView
+from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
+                                                start_run)
+from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
 
 if TYPE_CHECKING:
     import napari
-
-@dataclass(frozen=True)
-class _Planned:
-    """What the worker hands the GUI once a run is planned (layers built, not yet added)."""
-
-    prepared: PreparedRun
-    view: ResultView
-    layers: list
-    done: int
-    warnings: list[str]
-
 
 WHOLE_SLIDE, VISIBLE_ONLY = "Whole slide (visible region first)", "Visible region only"
 REFRESH_INTERVAL_S = 0.5
@@ -129,24 +118,11 @@ class SegmentWidget(QWidget):
         from napari.qt.threading import create_worker
 
         self._choices_worker = create_worker(list_choices, _ignore_errors=True)
-        self._choices_worker.returned.connect(self._fill_choices)
+        self._choices_worker.returned.connect(
+            lambda choices: fill_boxes(self.model_box, self.device_box, choices))
         self._choices_worker.errored.connect(
             lambda error: self._say(f"Could not list the models: {error}"))
         self._choices_worker.start()
-
-    def _fill_choices(self, choices: Choices) -> None:
-        """Add the listed models and devices, keeping what is already chosen."""
-        chosen = self.model_box.currentData()
-        for choice in choices.models:
-            if self.model_box.findData(choice.data) < 0:
-                self.model_box.addItem(choice.text, choice.data)
-                self.model_box.setItemData(self.model_box.count() - 1, choice.tooltip,
-                                           Qt.ItemDataRole.ToolTipRole)
-        if chosen is not None:
-            self.model_box.setCurrentIndex(self.model_box.findData(chosen))
-        for device in choices.devices:
-            if self.device_box.findText(device) < 0:
-                self.device_box.insertItem(self.device_box.count() - 1, device)
 
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
@@ -187,6 +163,7 @@ class SegmentWidget(QWidget):
             self._say("This slide's file states no µm/px: enter it in 'Slide µm/px' first.")
             return
         self._remember_viewport()
+        self._forget_closed_slides()
         self._cancel.clear()
         visible_only = self.scope_box.currentText() == VISIBLE_ONLY
         self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
@@ -215,7 +192,7 @@ class SegmentWidget(QWidget):
         self._views[key] = view
         done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
         self._layers_shown.clear()
-        yield _Planned(prepared, view, build_result_layers(view, key), done, warnings)
+        yield Planned(prepared, view, build_result_layers(view, key), done, warnings)
         self._layers_shown.wait(timeout=10)  # napari adds layers faster with the CPU to itself
         run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
         return (yield from batch_events(run, view))
@@ -227,7 +204,7 @@ class SegmentWidget(QWidget):
 
     # --- events (GUI thread) ------------------------------------------------------------
     def _on_event(self, event) -> None:
-        if isinstance(event, _Planned):
+        if isinstance(event, Planned):
             self._on_planned(event)
         elif isinstance(event, Progress):
             self.progress.setMaximum(max(event.total, 1))
@@ -237,7 +214,7 @@ class SegmentWidget(QWidget):
         elif isinstance(event, BatchSizeReduced):
             self._say(event.message)
 
-    def _on_planned(self, planned: _Planned) -> None:
+    def _on_planned(self, planned: Planned) -> None:
         prepared, done, warnings = planned.prepared, planned.done, planned.warnings
         self.progress.setMaximum(max(len(prepared.plan.tiles), 1))
         self.progress.setValue(done)
@@ -274,6 +251,12 @@ class SegmentWidget(QWidget):
             self._last_refresh = now
             for layer in self._result_layers:
                 layer.refresh()
+
+    def _forget_closed_slides(self) -> None:
+        """Drop the display caches of slides no longer open (each holds decoded chunks)."""
+        open_paths = {layer.metadata.get("slide_path") for layer in self.viewer.layers}
+        for path in [p for p in self._views if p not in open_paths]:
+            del self._views[path]
 
     def _running_slide_layer(self, slide_path: str):
         return next((layer for layer in self.viewer.layers

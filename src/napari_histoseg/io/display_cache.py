@@ -27,8 +27,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-#: Bytes of decoded chunks kept per level (about what a 4K screen shows, twice).
-CACHE_BYTES = 64 * 2**20
+#: Bytes of decoded chunks kept per level (a 4K screen of float32 probabilities).
+CACHE_BYTES = 32 * 2**20
 
 Box = tuple[tuple[float, float], tuple[float, float]]
 
