@@ -142,3 +142,15 @@ def test_a_model_finer_than_the_slide_is_said_not_silently_clamped(pyramid_tiff)
     resolution = choose_resolution(open_slide(pyramid_tiff), mpp=0.25)  # slide: 0.5 µm/px
     assert resolution.downsample == 1.0
     assert "finer than the slide" in resolution.notice and "2x smaller" in resolution.notice
+
+
+def test_reopening_a_slide_without_mpp_places_it_by_its_results(tmp_path, capsys):
+    from napari_histoseg._reader import get_reader
+
+    path = write_pyramid_tiff(tmp_path / "none.tif", IMAGE, mpp=None, levels=1, tile=128)
+    assert main(["segment", str(path), "--model", "hinet", "--slide-mpp", "0.5", "--mpp", "1.0",
+                 "--tile-size", "128", "--halo", "32", "--device", "cpu"]) == 0
+    assert "assuming" not in capsys.readouterr().err  # given, not assumed
+    (_, image, _), (_, mask, _) = get_reader(str(path))(str(path))
+    assert image["scale"] == pytest.approx((0.5, 0.5)) and image["units"] == mask["units"]
+    assert mask["scale"] == pytest.approx((1.0, 1.0))
