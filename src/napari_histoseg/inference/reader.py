@@ -64,12 +64,12 @@ def choose_resolution(slide, level: int | None = None, mpp: float | None = None,
     if mpp is not None:
         target = check_mpp(mpp, "the analysis resolution (--mpp)")[0]
         downsample = target / math.sqrt(stated[0] * stated[1])  # anisotropic: geometric mean
-        if downsample < 1.0:
+        if downsample < 0.99:  # within 1% is the same resolution, rounded differently
             notices.append(
                 f"The model works at {target:g} µm/px, finer than the slide's "
                 f"{stated[1]:g} × {stated[0]:g} µm/px (x × y); segmenting at the slide's own "
                 f"resolution, where tissue looks {1 / downsample:.2g}x smaller than in training.")
-            downsample = 1.0
+        downsample = max(downsample, 1.0)
     elif level is not None:
         if not 0 <= level < len(slide.levels):
             raise SlideError(slide.path, f"level {level} does not exist (the slide has "
