@@ -89,11 +89,11 @@ def test_the_cache_is_bounded(source):
 class TinyStore:
     """What ResultView needs of a result store: zarr mask and probability pyramids."""
 
-    def __init__(self, downsample: float = 2.0, shapes=((128, 192), (64, 96))):
+    def __init__(self, downsample: float = 2.0, shapes=((128, 192), (64, 96)), halo: int = 0):
         import zarr
         from types import SimpleNamespace
 
-        self.spec = SimpleNamespace(grid=SimpleNamespace(downsample=downsample))
+        self.spec = SimpleNamespace(grid=SimpleNamespace(downsample=downsample, halo=halo))
         self.masks = [zarr.create_array(store={}, shape=s, chunks=(32, 32), dtype="uint8",
                                         fill_value=0) for s in shapes]
         self.probabilities = [zarr.create_array(store={}, shape=(2, *s), chunks=(2, 32, 32),
@@ -134,3 +134,14 @@ def test_a_later_run_with_the_same_layout_reuses_the_levels():
     assert view.mask_levels == levels and view.store is second
     assert (levels[0][0:8, 0:8] == 2).all()  # re-read from the new store
     assert not view.reuse_for(TinyStore(shapes=((64, 64),)), show_probability=False)
+
+
+def test_a_tile_also_refreshes_its_halo_where_its_blend_reached_the_neighbours():
+    from napari_histoseg.io.display_cache import ResultView
+
+    store = TinyStore(halo=8)
+    view = ResultView(store, show_probability=False)
+    view.mask_levels[0][:, :]
+    store.masks[0][0:40, 0:40] = 1  # core (0, 0)-(32, 32) grid px plus its 8 px halo
+    view.update([((0, 0), (64, 64))])  # the core, in level-0 slide px (downsample 2)
+    assert (view.mask_levels[0][0:40, 0:40] == 1).all()

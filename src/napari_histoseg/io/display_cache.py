@@ -190,19 +190,24 @@ class ResultView:
                 new.warm(old.cached_chunks())
 
     def update(self, boxes: Iterable[Box]) -> int:
-        """Re-read cached chunks under ``boxes`` (level-0 slide px); chunks re-read.
+        """Re-read cached chunks under tile ``boxes`` (cores, level-0 slide px); chunks re-read.
 
-        Call it from a worker thread after the tiles in ``boxes`` were written.
+        Call it from a worker thread after the tiles in ``boxes`` were written. A
+        tile's blend also changes its halo (neighbours' pixels), so each box is
+        widened by the grid's halo.
         """
-        grid_downsample = self.store.spec.grid.downsample
+        grid = self.store.spec.grid
+        grid_downsample = grid.downsample
+        margin = grid.halo * grid_downsample
         levels = [self.mask_levels, self.probability_levels or []]
         count = 0
         for (y, x), (h, w) in boxes:
+            y, x, h, w = y - margin, x - margin, h + 2 * margin, w + 2 * margin
             for pyramid in levels:
                 for index, level in enumerate(pyramid):
                     factor = grid_downsample * 2**index
-                    rows = slice(int(y // factor), int(-(-(y + h) // factor)))
-                    cols = slice(int(x // factor), int(-(-(x + w) // factor)))
+                    rows = slice(max(int(y // factor), 0), int(-(-(y + h) // factor)))
+                    cols = slice(max(int(x // factor), 0), int(-(-(x + w) // factor)))
                     count += level.refresh(rows, cols)
         return count
 
