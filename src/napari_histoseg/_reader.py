@@ -33,12 +33,29 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
     except Exception as err:  # noqa: BLE001 - probing must never raise
         _warn(f"{path}: could not be opened ({type(err).__name__}: {err})")
         return None
-    return lambda _path: [slide_layer_data(slide), *saved_result_layer_data(slide)]
+    return lambda _path: slide_and_result_layer_data(slide)
 
 
-def slide_layer_data(slide: Slide, name: str | None = None) -> LayerData:
-    """The slide as a napari multiscale RGB image layer with world units in µm."""
-    metadata = {"slide_path": str(slide.path), "mpp": slide.mpp, "vendor": slide.vendor}
+def slide_and_result_layer_data(slide: Slide) -> list[LayerData]:
+    """The slide and the results of an earlier run, all in the same µm.
+
+    A slide whose file states no µm/px takes the one its results were made with.
+    """
+    results = saved_result_layer_data(slide)
+    used = next((kwargs["metadata"].get("slide_mpp") for _, kwargs, _ in results), None)
+    return [slide_layer_data(slide, mpp=used), *results]
+
+
+def slide_layer_data(slide: Slide, name: str | None = None,
+                     mpp: tuple[float, float] | None = None) -> LayerData:
+    """The slide as a napari multiscale RGB image layer with world units in µm.
+
+    ``mpp`` (y, x) places a slide whose file states no µm/px; without either the
+    layer is in pixels until a run supplies one.
+    """
+    metadata = {"slide_path": str(slide.path), "mpp": slide.mpp, "vendor": slide.vendor,
+                "mpp_problem": slide.mpp_reading.problem,
+                "objective_power": slide.objective_power}
     kwargs = {
         "name": name or slide.path.name,
         "rgb": True,
@@ -46,8 +63,11 @@ def slide_layer_data(slide: Slide, name: str | None = None) -> LayerData:
         "contrast_limits": (0, 255),
         "metadata": metadata,
     }
-    if slide.mpp is not None:
-        kwargs["scale"] = slide.mpp
+    scale = slide.mpp or (tuple(mpp) if mpp is not None else None)
+    if slide.mpp is None and mpp is not None:
+        metadata["mpp_used"] = tuple(mpp)
+    if scale is not None:
+        kwargs["scale"] = scale
         kwargs["units"] = ("µm", "µm")
     return (list(slide.levels), kwargs, "image")
 
@@ -61,23 +81,26 @@ def saved_result_layer_data(slide: Slide) -> list[LayerData]:
     return result_layer_data(store) if store is not None else []
 
 
-def result_layer_data(store, show_probability: bool = False) -> list[LayerData]:
+def result_layer_data(store, show_probability: bool = False, view=None) -> list[LayerData]:
     """A result store's mask (and optionally tumour probability) as multiscale layers in µm.
 
     Both read the store's zarr pyramids, so they fill in as tiles are written
-    once the layers are refreshed.
+    once the layers are refreshed; ``view`` (an ``io.display_cache.ResultView``)
+    supplies chunk-cached levels instead, for layers refreshed during a run.
     """
     placement = {"scale": store.scale, "translate": store.translate, "units": ("µm", "µm"),
-                 "multiscale": True, "metadata": {RESULT_KEY: str(store.path)}}
+                 "multiscale": True,
+                 "metadata": {RESULT_KEY: str(store.path), "slide_mpp": store.spec.slide_mpp}}
     layers = []
     if show_probability:
-        layers.append((_tumour_probability_levels(store),
+        levels = view.probability_levels if view is not None else None
+        layers.append((levels or _tumour_probability_levels(store),
                        {**placement, "name": "Tumour probability", "colormap": "inferno",
                         "contrast_limits": (0.0, 1.0), "opacity": 0.6}, "image"))
     colours = {None: TRANSPARENT, 0: TRANSPARENT}
     colours.update({index: colour for index, colour in enumerate(store.spec.class_colors)
                     if index > 0})
-    layers.append((list(store.mask_levels()),
+    layers.append((view.mask_levels if view is not None else list(store.mask_levels()),
                    {**placement, "name": "Tumour mask", "opacity": 0.5, "colormap": colours},
                    "labels"))
     return layers

@@ -12,6 +12,8 @@ from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
 
 RUN_TIMEOUT_MS = 120_000
+#: Longest tolerated GUI stall (see test_event_loop_keeps_turning_during_a_run).
+STALL_LIMIT_S = 0.6
 
 
 @pytest.fixture
@@ -56,17 +58,73 @@ def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
 
 
 def test_event_loop_keeps_turning_during_a_run(qtbot, dock):
+    """Two runs, the first creating the result layers; pressing Segment counts too.
+
+    benchmarks/gui_stall.py measures 60-200 ms on the 2-core development machine
+    under load; the limit leaves room for a slow 2-core CI runner.
+    """
+    qtbot.wait(1000)  # the viewer's own start-up (first draw, model listing) is not a run
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(20)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
-    dock.start()
-    run_to_end(qtbot, dock)
+    for _ in range(2):
+        qtbot.wait(50)
+        dock.start()
+        run_to_end(qtbot, dock)
     timer.stop()
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    print(f"longest gap {max(gaps) * 1000:.0f} ms")
     assert len(ticks) > 10
-    assert max(gaps) < 1.0, f"the GUI stalled for {max(gaps):.2f} s"
+    assert max(gaps) < STALL_LIMIT_S, f"the GUI stalled for {max(gaps):.2f} s"
+
+
+def test_result_layers_are_made_once_and_reused(qtbot, dock):
+    removed = []
+    dock.viewer.layers.events.removed.connect(lambda event: removed.append(event.value))
+    dock.start()
+    run_to_end(qtbot, dock)
+    mask = dock.viewer.layers["Tumour mask"]
+    first = np.asarray(mask.data[0][...]).copy()
+    dock.restart_box.setChecked(True)
+    dock.start()
+    run_to_end(qtbot, dock)
+    assert dock.viewer.layers["Tumour mask"] is mask and removed == []
+    assert [layer.name for layer in dock.viewer.layers] == ["slide.tif", "Tumour mask"]
+    np.testing.assert_array_equal(mask.data[0][...], first)  # same model: same mask, redrawn
+
+
+def test_the_gui_gets_one_event_per_batch_not_per_tile(qtbot, dock):
+    from napari_histoseg.inference.events import TileResult
+
+    seen = []
+    dock.start()
+    dock.worker.yielded.connect(lambda event: seen.append(type(event).__name__))
+    summary = run_to_end(qtbot, dock)
+    assert summary.tiles_computed > 1
+    assert TileResult.__name__ not in seen and "Progress" in seen
+
+
+def test_models_and_devices_are_listed_off_the_gui_thread(qtbot, make_napari_viewer,
+                                                          monkeypatch):
+    import threading
+
+    from napari_histoseg._qt import segment_widget
+
+    threads = []
+
+    def listing():
+        threads.append(threading.current_thread())
+        return real()
+
+    real = segment_widget.list_choices
+    monkeypatch.setattr(segment_widget, "list_choices", listing)
+    widget = SegmentWidget(make_napari_viewer())
+    qtbot.waitUntil(lambda: widget.model_box.count() > 0, timeout=RUN_TIMEOUT_MS)
+    assert threads and threads[0] is not threading.main_thread()
+    assert widget.model_box.findData("hinet") >= 0
+    assert [widget.device_box.itemText(i) for i in range(widget.device_box.count())][-1] == "cpu"
 
 
 def test_cancel_keeps_finished_tiles_and_resume_does_the_rest(qtbot, dock):

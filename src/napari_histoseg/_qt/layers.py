@@ -1,4 +1,10 @@
-"""Finding the slide layer, the visible region, and adding result layers in µm."""
+"""Finding the slide layer and the visible region; result layers made once per slide, in µm.
+
+Adding a Labels layer costs napari 100-200 ms on the GUI thread and removing
+one more, so result layers are created once per slide and later runs swap
+their data, scale and colours in place. Every layer of a slide is in µm: a
+slide whose file states no µm/px is given the one its run used.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,10 @@ import numpy as np
 from napari_histoseg._reader import RESULT_KEY, result_layer_data
 
 PAIRED_ROLE = "ck56"
+#: Metadata key naming the slide (path) a result layer belongs to.
+RESULT_SLIDE_KEY = "histoseg_result_of"
+#: Metadata key holding the class colours a result layer shows.
+COLOURS_KEY = "histoseg_class_colors"
 
 
 def slide_layer_of(viewer):
@@ -27,12 +37,107 @@ def viewport_box(layer) -> tuple[tuple[float, float], tuple[float, float]]:
     return ((top, left), (bottom - top, right - left))
 
 
-def add_result_layers(viewer, store, show_probability: bool) -> list:
-    """Add the store's result layers, replacing earlier ones of the same store."""
+def place_slide_layer(viewer, layer, slide_mpp: tuple[float, float]) -> bool:
+    """Give a slide layer without µm (its file states none) the run's µm/px; True if changed."""
+    if layer.metadata.get("mpp") is not None:
+        return False
+    scale = tuple(float(v) for v in slide_mpp)
+    if tuple(layer.scale[-2:]) == scale and str(layer.units[-1]) in ("µm", "micrometer"):
+        return False
+    layer.units = ("µm", "µm")
+    layer.scale = scale
+    layer.metadata["mpp_used"] = scale
+    viewer.reset_view()
+    return True
+
+
+def build_result_layers(view, slide_path: str) -> list:
+    """New napari layers for ``view`` (an ``io.display_cache.ResultView``), mask last.
+
+    Building a layer model touches no Qt, so a worker thread may call this;
+    :func:`show_results` adds them only where the slide has no result layers yet.
+    """
     from napari.layers import Layer
 
-    source = str(store.path)
-    for layer in [la for la in viewer.layers if la.metadata.get(RESULT_KEY) == source]:
-        viewer.layers.remove(layer)
-    return [viewer.add_layer(Layer.create(*data))
-            for data in result_layer_data(store, show_probability)]
+    built = []
+    for data, kwargs, kind in result_layer_data(view.store, view.probability_levels is not None,
+                                                view=view):
+        kwargs["metadata"].update({RESULT_SLIDE_KEY: slide_path,
+                                   COLOURS_KEY: tuple(view.store.spec.class_colors)})
+        built.append(Layer.create(data, kwargs, kind))
+    return built
+
+
+def show_results(viewer, view, slide_path: str, built: list | None = None) -> list:
+    """The result layers of ``slide_path`` showing ``view``; created only the first time.
+
+    Args:
+        view: an ``io.display_cache.ResultView`` (its levels are what the layers show).
+        built: from :func:`build_result_layers` (made now if not given); used only
+            where the viewer has no result layer of that kind for this slide.
+    Returns the layers, mask last. A probability layer not wanted this run is hidden.
+    """
+    layers = []
+    for new in built if built is not None else build_result_layers(view, slide_path):
+        existing = _result_layer(viewer, slide_path, str(view.store.path), new._type_string)
+        if existing is None:
+            layers.append(_add_keeping_selection(viewer, new))
+        else:
+            _swap(existing, new)
+            layers.append(existing)
+    if view.probability_levels is None:
+        unwanted = _result_layer(viewer, slide_path, str(view.store.path), "image")
+        if unwanted is not None:
+            unwanted.visible = False
+    return layers
+
+
+def _result_layer(viewer, slide_path: str, store_path: str, kind: str):
+    """The existing result layer of that slide (or store) and kind ("labels", "image")."""
+    for layer in viewer.layers:
+        meta = layer.metadata
+        ours = meta.get(RESULT_SLIDE_KEY) == slide_path or meta.get(RESULT_KEY) == store_path
+        if ours and RESULT_KEY in meta and layer._type_string == kind:
+            return layer
+    return None
+
+
+def _swap(layer, new) -> None:
+    """Point an existing result layer at ``new``'s levels, placement and colours.
+
+    Each change makes napari re-slice the layer, so only what differs is set;
+    levels that are the same objects (a reused display cache) are just refreshed.
+    """
+    same_levels = len(layer.data) == len(new.data) and all(
+        mine is theirs for mine, theirs in zip(layer.data, new.data))
+    changed = not same_levels or layer.metadata.get(COLOURS_KEY) != new.metadata.get(COLOURS_KEY)
+    layer.metadata.update(new.metadata)
+    if tuple(layer.scale) != tuple(new.scale):
+        layer.scale = new.scale
+    if tuple(layer.translate) != tuple(new.translate):
+        layer.translate = new.translate
+    if layer._type_string == "labels" and changed:
+        layer.colormap = new.colormap
+    if not same_levels:
+        layer.data = new.data
+    if layer.visible:
+        layer.refresh()
+    else:
+        layer.visible = True
+
+
+def _add_keeping_selection(viewer, layer):
+    """Add ``layer`` without making it the active one (napari's default).
+
+    Activating a new Labels layer builds its controls on the GUI thread; during
+    a run the user keeps working with the slide layer.
+    """
+    layers = viewer.layers
+    activate = getattr(layers, "_activate_on_insert", None)
+    if activate is not None:
+        layers._activate_on_insert = False
+    try:
+        return viewer.add_layer(layer)
+    finally:
+        if activate is not None:
+            layers._activate_on_insert = activate

@@ -3,6 +3,11 @@
 The widget only gathers choices and shows results. The run itself is
 ``inference.session``'s generator, wrapped in napari's ``create_worker``;
 cancelling sets an event that the engine checks between batches.
+
+Nothing slow runs on the GUI thread: models and devices are listed by a
+worker (torch is imported there), the worker re-reads the result chunks that
+each batch changed (``io.display_cache``) and hands the GUI one event per
+batch, and result layers are made once per slide and reused by later runs.
 """
 
 from __future__ import annotations
@@ -13,15 +18,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
                             QVBoxLayout, QWidget)
 
-from napari_histoseg._qt.layers import add_result_layers, slide_layer_of, viewport_box
+from napari_histoseg._qt.background import (Planned, batch_events, display_view,
+                                           yield_cpu_to_the_gui)
+from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
+                                       slide_layer_of, viewport_box)
+from napari_histoseg._qt.model_choices import fill_boxes, list_choices
+from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
-from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
-                                                restrict_to_box, start_run)
+from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
+                                                start_run)
+from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
 
 if TYPE_CHECKING:
     import napari
@@ -38,18 +48,24 @@ class SegmentWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self._cancel = threading.Event()
+        self._layers_shown = threading.Event()
         self._viewport = None
         self._last_refresh = 0.0
         self._result_layers: list = []
+        self._views: dict[str, ResultView] = {}  # per slide path, the last run's display cache
         self._build_form()
         self.viewer.scene.camera.events.center.connect(self._remember_viewport)
         self.viewer.scene.camera.events.zoom.connect(self._remember_viewport)
+        for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
+                        self.viewer.layers.selection.events.active):
+            emitter.connect(self._on_slide_changed)
+        self._on_slide_changed()
+        self._list_choices()
 
     # --- layout -------------------------------------------------------------------------
     def _build_form(self) -> None:
         self.model_box = QComboBox()
         self.model_box.setToolTip("A trained checkpoint, or an architecture with random weights")
-        self._fill_models()
         browse = QPushButton("…")
         browse.setToolTip("Choose a .safetensors checkpoint")
         browse.clicked.connect(self._browse_checkpoint)
@@ -61,7 +77,8 @@ class SegmentWidget(QWidget):
         self.halo_box = _spin(QSpinBox(), 0, 512, 64, None, step=16)
         self.batch_box = _spin(QSpinBox(), 1, 256, 8, None)
         self.device_box = QComboBox()
-        self.device_box.addItems(_devices())
+        self.device_box.addItems(["auto", "cpu"])  # cuda and mps join once probed
+        self.slide_mpp_row = SlideMppRow()
         self.scope_box = QComboBox()
         self.scope_box.addItems([WHOLE_SLIDE, VISIBLE_ONLY])
         self.probabilities_box = QCheckBox("Show tumour probability")
@@ -87,6 +104,7 @@ class SegmentWidget(QWidget):
         buttons.addWidget(self.segment_button)
         buttons.addWidget(self.cancel_button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.slide_mpp_row)
         layout.addLayout(form)
         layout.addWidget(self.probabilities_box)
         layout.addWidget(self.restart_box)
@@ -95,17 +113,16 @@ class SegmentWidget(QWidget):
         layout.addWidget(self.status)
         layout.addStretch()
 
-    def _fill_models(self) -> None:
-        from napari_histoseg.models.catalog import checkpoint_folders, find_checkpoints
-        from napari_histoseg.models.registry import available_models
+    def _list_choices(self) -> None:
+        """List models and devices in a worker; fill the boxes when they arrive."""
+        from napari.qt.threading import create_worker
 
-        for entry in find_checkpoints(checkpoint_folders()):
-            if entry.usable:
-                self.model_box.addItem(entry.path.stem, str(entry.path))
-                self.model_box.setItemData(self.model_box.count() - 1, entry.summary,
-                                           Qt.ItemDataRole.ToolTipRole)
-        for name in available_models():
-            self.model_box.addItem(f"{name} (random weights)", name)
+        self._choices_worker = create_worker(list_choices, _ignore_errors=True)
+        self._choices_worker.returned.connect(
+            lambda choices: fill_boxes(self.model_box, self.device_box, choices))
+        self._choices_worker.errored.connect(
+            lambda error: self._say(f"Could not list the models: {error}"))
+        self._choices_worker.start()
 
     def _browse_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a checkpoint", "",
@@ -126,7 +143,8 @@ class SegmentWidget(QWidget):
         """The user's choices as a SegmentRequest for ``slide_path``."""
         return SegmentRequest(
             slide_path=Path(slide_path), model=self.model_box.currentData(),
-            mpp=self.mpp_box.value() or None, tile_size=self.tile_box.value() or None,
+            mpp=self.mpp_box.value() or None, slide_mpp=self.slide_mpp_row.value(),
+            tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
             device=self.device_box.currentText(), restart=self.restart_box.isChecked())
 
@@ -138,11 +156,19 @@ class SegmentWidget(QWidget):
         if layer is None:
             self._say("No slide is open: open or drop a slide first.")
             return
+        if self.model_box.currentData() is None:
+            self._say("The models are still being listed; choose one in a moment.")
+            return
+        if self.slide_mpp_row.needed and self.slide_mpp_row.value() is None:
+            self._say("This slide's file states no µm/px: enter it in 'Slide µm/px' first.")
+            return
         self._remember_viewport()
+        self._forget_closed_slides()
         self._cancel.clear()
         visible_only = self.scope_box.currentText() == VISIBLE_ONLY
         self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
-                                    visible_only, _ignore_errors=True)
+                                    visible_only, self.probabilities_box.isChecked(),
+                                    _ignore_errors=True)
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
@@ -151,17 +177,25 @@ class SegmentWidget(QWidget):
         self._say("Detecting tissue and planning tiles…")
         self.worker.start()
 
-    def _run(self, request: SegmentRequest, visible_only: bool):
+    def _run(self, request: SegmentRequest, visible_only: bool, show_probability: bool):
         """Worker-thread generator: first the PreparedRun, then the engine's events."""
         import pandas  # noqa: F401 - napari imports it for the first Labels layer; pay here, off the GUI thread
+
+        yield_cpu_to_the_gui()
 
         warnings: list[str] = []
         prepared = prepare_run(request, warn=warnings.append)
         if visible_only and self._viewport is not None:
             prepared = replace(prepared, plan=restrict_to_box(prepared.plan, self._viewport))
-        yield (prepared, warnings)
-        return (yield from start_run(prepared, viewport=lambda: self._viewport,
-                                     cancel=self._cancel))
+        key = str(request.slide_path)
+        view = display_view(prepared.plan.store, show_probability, self._views.get(key))
+        self._views[key] = view
+        done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
+        self._layers_shown.clear()
+        yield Planned(prepared, view, build_result_layers(view, key), done, warnings)
+        self._layers_shown.wait(timeout=10)  # napari adds layers faster with the CPU to itself
+        run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
+        return (yield from batch_events(run, view))
 
     def cancel(self) -> None:
         """Stop after the current batch; finished tiles are kept for a later resume."""
@@ -170,8 +204,8 @@ class SegmentWidget(QWidget):
 
     # --- events (GUI thread) ------------------------------------------------------------
     def _on_event(self, event) -> None:
-        if isinstance(event, tuple):
-            self._on_planned(*event)
+        if isinstance(event, Planned):
+            self._on_planned(event)
         elif isinstance(event, Progress):
             self.progress.setMaximum(max(event.total, 1))
             self.progress.setValue(event.done)
@@ -180,12 +214,16 @@ class SegmentWidget(QWidget):
         elif isinstance(event, BatchSizeReduced):
             self._say(event.message)
 
-    def _on_planned(self, prepared: PreparedRun, warnings: list[str]) -> None:
-        done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
+    def _on_planned(self, planned: Planned) -> None:
+        prepared, done, warnings = planned.prepared, planned.done, planned.warnings
         self.progress.setMaximum(max(len(prepared.plan.tiles), 1))
         self.progress.setValue(done)
-        self._result_layers = add_result_layers(self.viewer, prepared.plan.store,
-                                                self.probabilities_box.isChecked())
+        slide_layer = self._running_slide_layer(str(prepared.slide.path))
+        if slide_layer is not None:
+            place_slide_layer(self.viewer, slide_layer, prepared.plan.store.spec.slide_mpp)
+        self._result_layers = show_results(self.viewer, planned.view, str(prepared.slide.path),
+                                           planned.layers)
+        self._layers_shown.set()
         note = " ".join(warnings)
         self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
                   + note)
@@ -214,6 +252,19 @@ class SegmentWidget(QWidget):
             for layer in self._result_layers:
                 layer.refresh()
 
+    def _forget_closed_slides(self) -> None:
+        """Drop the display caches of slides no longer open (each holds decoded chunks)."""
+        open_paths = {layer.metadata.get("slide_path") for layer in self.viewer.layers}
+        for path in [p for p in self._views if p not in open_paths]:
+            del self._views[path]
+
+    def _running_slide_layer(self, slide_path: str):
+        return next((layer for layer in self.viewer.layers
+                     if layer.metadata.get("slide_path") == slide_path), None)
+
+    def _on_slide_changed(self, event=None) -> None:
+        self.slide_mpp_row.show_for(slide_layer_of(self.viewer))
+
     def _remember_viewport(self, event=None) -> None:
         layer = slide_layer_of(self.viewer)
         self._viewport = viewport_box(layer) if layer is not None else None
@@ -237,7 +288,26 @@ def _spin(box, low, high, value, special: str | None, step=1, decimals: int | No
     return box
 
 
-def _devices() -> list[str]:
-    from napari_histoseg.models.device import available_devices
+def _spin(box, low, high, value, special: str | None, step=1, decimals: int | None = None):
+    if decimals is not None:
+        box.setDecimals(decimals)
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    if special:
+        box.setSpecialValueText(special)
+    return box
 
-    return ["auto", *available_devices()]
+
+def _yield_cpu_to_the_gui() -> None:
+    """Lower this worker thread's scheduling priority (Linux: per-thread nice 10).
+
+    Threads it starts (tile prefetch, writer, torch's pool) inherit it, so on a
+    busy machine the GUI thread gets a core first. Elsewhere this does nothing.
+    """
+    import os
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19))

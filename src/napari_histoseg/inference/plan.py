@@ -23,7 +23,7 @@ class GridParams:
 
     Attributes:
         tile_size: model input side in px; halo: overlap per side in px (<= tile_size / 4).
-        slide_mpp: level-0 µm/px to use when the file states none.
+        slide_mpp: level-0 µm/px, one value or (y, x), to use when the file states none.
         min_tissue_fraction: tiles with no more tissue than this in their core are skipped.
     """
 
@@ -31,7 +31,7 @@ class GridParams:
     mpp: float | None = None
     tile_size: int = 512
     halo: int = 64
-    slide_mpp: float | None = None
+    slide_mpp: float | tuple[float, float] | None = None
     min_tissue_fraction: float = 0.01
 
 

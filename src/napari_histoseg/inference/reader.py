@@ -10,6 +10,7 @@ memory, so memory stays bounded whatever the slide size.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import numpy as np
 
 from napari_histoseg.inference.tiling import TileGrid, TileQueue
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.mpp import check_mpp
 from napari_histoseg.stain import apply_lut
 
 #: Level-0 µm/px assumed for slides that do not state it (a 40x scan).
@@ -44,27 +46,31 @@ class Resolution:
 
 
 def choose_resolution(slide, level: int | None = None, mpp: float | None = None,
-                      slide_mpp: float | None = None) -> Resolution:
+                      slide_mpp: float | tuple[float, float] | None = None) -> Resolution:
     """The analysis grid for ``level`` or ``mpp`` (µm/px); level 0 when neither is given.
 
     Args:
-        slide_mpp: level-0 µm/px to use when the file states none (or to override it).
+        slide_mpp: level-0 µm/px, one value or (y, x), to use when the file states
+            none (or to override it). Validated by ``io.mpp.check_mpp``.
+
+    Raises:
+        MppError: ``mpp`` or ``slide_mpp`` is not a finite, plausible µm/px.
+
+    A grid finer than the slide's level 0 is not possible: a model trained at a
+    finer µm/px than the slide runs at level 0, and the notice says so.
     """
     if level is not None and mpp is not None:
         raise ValueError("give a level or an mpp, not both")
-    notice = ""
-    if slide_mpp is not None:
-        stated = (float(slide_mpp), float(slide_mpp))
-    elif slide.mpp is not None:
-        stated = tuple(float(v) for v in slide.mpp)
-    else:
-        stated = (DEFAULT_SLIDE_MPP, DEFAULT_SLIDE_MPP)
-        notice = (f"{slide.path.name}: the file states no µm per pixel; assuming "
-                  f"{DEFAULT_SLIDE_MPP} µm/px (a 40x scan). Pass --slide-mpp to set it.")
+    stated, notices = _slide_mpp(slide, slide_mpp)
     if mpp is not None:
-        if mpp <= 0:
-            raise ValueError(f"mpp must be positive, got {mpp}")
-        downsample = max(mpp / stated[0], 1.0)
+        target = check_mpp(mpp, "the analysis resolution (--mpp)")[0]
+        downsample = target / math.sqrt(stated[0] * stated[1])  # anisotropic: geometric mean
+        if downsample < 0.99:  # within 1% is the same resolution, rounded differently
+            notices.append(
+                f"The model works at {target:g} µm/px, finer than the slide's "
+                f"{stated[1]:g} × {stated[0]:g} µm/px (x × y); segmenting at the slide's own "
+                f"resolution, where tissue looks {1 / downsample:.2g}x smaller than in training.")
+        downsample = max(downsample, 1.0)
     elif level is not None:
         if not 0 <= level < len(slide.levels):
             raise SlideError(slide.path, f"level {level} does not exist (the slide has "
@@ -78,7 +84,21 @@ def choose_resolution(slide, level: int | None = None, mpp: float | None = None,
         shape = slide.level_shapes[level]
     read_level = level if level is not None else slide.best_level_for_downsample(downsample)
     return Resolution(shape=shape, downsample=downsample, read_level=read_level,
-                      slide_mpp=stated, notice=notice)
+                      slide_mpp=stated, notice=" ".join(notices))
+
+
+def _slide_mpp(slide, given) -> tuple[tuple[float, float], list[str]]:
+    """Level-0 (y, x) µm/px: given, else the file's, else assumed (with a loud notice)."""
+    if given is not None:
+        return check_mpp(given, "the slide µm/px given (--slide-mpp)"), []
+    if slide.mpp is not None:
+        return (float(slide.mpp[0]), float(slide.mpp[1])), []
+    reading = getattr(slide, "mpp_reading", None)
+    what = (f"the file's µm per pixel is not usable ({reading.problem})"
+            if reading is not None and reading.problem else "the file states no µm per pixel")
+    return (DEFAULT_SLIDE_MPP, DEFAULT_SLIDE_MPP), [
+        f"{slide.path.name}: {what}; assuming {DEFAULT_SLIDE_MPP} µm/px (a 40x scan). "
+        "Pass --slide-mpp to set it."]
 
 
 class TileReader:

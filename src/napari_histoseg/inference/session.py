@@ -42,7 +42,7 @@ class SegmentRequest:
     model: str | None = None
     level: int | None = None
     mpp: float | None = None
-    slide_mpp: float | None = None
+    slide_mpp: float | tuple[float, float] | None = None
     tile_size: int | None = None
     halo: int = 64
     batch_size: int = 8

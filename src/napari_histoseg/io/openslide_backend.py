@@ -12,6 +12,7 @@ import dask.array as da
 import numpy as np
 
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.mpp import MppReading, reading_from_metadata
 from napari_histoseg.io.tiff_backend import OpenedLevels
 
 CHUNK = 1024
@@ -32,7 +33,8 @@ def open_with_openslide(path: Path, fallback_error: SlideError) -> OpenedLevels:
     readers = tuple(_region_reader(handle, level) for level in range(handle.level_count))
     return OpenedLevels(levels=levels, region_readers=readers, mpp=_mpp(handle),
                         vendor=f"openslide:{handle.properties.get('openslide.vendor', '?')}",
-                        properties=_properties(handle))
+                        properties=_properties(handle),
+                        objective_power=_objective_power(handle))
 
 
 def _region_reader(handle, level: int):
@@ -72,12 +74,21 @@ def _rgba_to_rgb(rgba: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def _mpp(handle) -> tuple[float, float] | None:
+def _mpp(handle) -> MppReading:
     props = handle.properties
+    if "openslide.mpp-x" not in props and "openslide.mpp-y" not in props:
+        return MppReading(None)
+    return reading_from_metadata(props.get("openslide.mpp-y", props.get("openslide.mpp-x")),
+                                 props.get("openslide.mpp-x", props.get("openslide.mpp-y")),
+                                 "openslide mpp properties")
+
+
+def _objective_power(handle) -> float | None:
     try:
-        return (float(props["openslide.mpp-y"]), float(props["openslide.mpp-x"]))
+        power = float(handle.properties["openslide.objective-power"])
     except (KeyError, ValueError):
         return None
+    return power if power > 0 else None
 
 
 def _properties(handle) -> dict:

@@ -25,6 +25,7 @@ import dask.array as da
 import numpy as np
 
 from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.mpp import MppReading, mpp_from_objective
 from napari_histoseg.io.tiff_backend import open_tiff_levels
 
 #: Fill value for pixels outside the slide (white glass, as scanners fill).
@@ -41,11 +42,15 @@ class Slide:
         path: the file.
         levels: one lazy ``(h, w, 3)`` uint8 dask array per pyramid level,
             largest first.
-        mpp: level-0 µm per pixel as (y, x), or None when the file has none.
+        mpp: level-0 µm per pixel as (y, x), or None when the file states none
+            or an implausible one (validated by ``io.mpp``).
         vendor: the format, e.g. ``"aperio"``, ``"ome"``, ``"generic-tiff"``.
         properties: raw metadata worth showing (objective power, scanner...).
         region_readers: per level, a function reading ``[y0:y1, x0:x1]`` fast,
-            without dask's graph overhead; levels without one use dask.
+            without dask's graph overhead; levels without one use dask. Safe to
+            call from several threads beside dask reads.
+        mpp_reading: where ``mpp`` came from, or why the file's value was rejected.
+        objective_power: the scan's objective magnification (e.g. 20.0), if stated.
     """
 
     path: Path
@@ -54,6 +59,8 @@ class Slide:
     vendor: str
     properties: dict = field(default_factory=dict)
     region_readers: tuple[Callable[[slice, slice], np.ndarray] | None, ...] = ()
+    mpp_reading: MppReading = MppReading(None)
+    objective_power: float | None = None
 
     @property
     def level_shapes(self) -> tuple[tuple[int, int], ...]:
@@ -144,8 +151,9 @@ def open_slide(path: str | Path) -> Slide:
     if len(levels) == 1:
         levels = pyramid_from_single_level(levels[0])
         readers = readers[:1]
-    return Slide(path=path, levels=levels, mpp=opened.mpp, vendor=opened.vendor,
-                 properties=opened.properties, region_readers=readers)
+    return Slide(path=path, levels=levels, mpp=opened.mpp.mpp, vendor=opened.vendor,
+                 properties=opened.properties, region_readers=readers,
+                 mpp_reading=opened.mpp, objective_power=opened.objective_power)
 
 
 def pyramid_from_single_level(level0: da.Array) -> tuple[da.Array, ...]:
@@ -170,15 +178,15 @@ def _level_for_max_size(shapes: tuple[tuple[int, int], ...], max_size: int) -> i
     return max(big_enough) if big_enough else len(shapes) - 1
 
 
-
 def describe_slide(slide: Slide) -> list[tuple[str, str]]:
     """(label, value) rows that summarise a slide for people, e.g. in the Slide dock."""
     height, width = slide.level_shapes[0]
     levels = ", ".join(f"{w:,}×{h:,}" for h, w in slide.level_shapes)
+    mpp = slide.mpp_reading.describe()
     if slide.mpp is None:
-        mpp = "unknown (not in the file's metadata)"
-    else:
-        mpp = f"{slide.mpp[1]:.4f} × {slide.mpp[0]:.4f} µm/px (x × y)"
+        guess = mpp_from_objective(slide.objective_power)
+        mpp += (f"; the {slide.objective_power:g}x objective suggests about {guess:g} µm/px"
+                if guess else "") + "; enter it in the Segment dock or pass --slide-mpp"
     rows = [
         ("File", slide.path.name),
         ("Dimensions", f"{width:,} × {height:,} px"),

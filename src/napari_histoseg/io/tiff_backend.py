@@ -6,9 +6,6 @@ Only the tiles that a slice touches are read and decoded.
 
 from __future__ import annotations
 
-import math
-import threading
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,14 +15,14 @@ import numpy as np
 import tifffile
 import zarr
 
+from napari_histoseg.io import tiff_metadata
 from napari_histoseg.io.errors import SlideError
-from napari_histoseg.io.tile_reader import TiledLevelReader
+from napari_histoseg.io.mpp import MppReading
+from napari_histoseg.io.tile_reader import (PositionalFile, SharedHandleFile, TiledLevelReader,
+                                             private_file)
 
 #: A single stored block larger than this cannot be read lazily.
 MAX_CHUNK_BYTES = 512 * 2**20
-
-RESOLUTION_UNITS = {2: "inch", 3: "centimeter", 4: "millimeter", 5: "micrometer"}
-OME_UNITS_IN_UM = {"µm": 1.0, "um": 1.0, "nm": 1e-3, "mm": 1e3, "cm": 1e4, "m": 1e6}
 
 
 @dataclass(frozen=True)
@@ -34,9 +31,10 @@ class OpenedLevels:
 
     levels: tuple[da.Array, ...]
     region_readers: tuple[Callable[[slice, slice], np.ndarray] | None, ...]
-    mpp: tuple[float, float] | None
+    mpp: MppReading
     vendor: str
     properties: dict = field(default_factory=dict)
+    objective_power: float | None = None
 
 
 def open_tiff_levels(path: Path) -> OpenedLevels:
@@ -49,14 +47,15 @@ def open_tiff_levels(path: Path) -> OpenedLevels:
         series = _image_series(tif, path)
         _check_not_truncated(series, path)
         arrays = [_level_array(series, index, path) for index in range(len(series.levels))]
-        file_lock = threading.Lock()
+        source = private_file(tif)
         return OpenedLevels(
             levels=tuple(_as_rgb_dask(array, series.axes, path) for array in arrays),
-            region_readers=tuple(_region_reader(level, array, series.axes, file_lock)
+            region_readers=tuple(_region_reader(level, array, series.axes, source)
                                  for level, array in zip(series.levels, arrays)),
-            mpp=_mpp(tif),
-            vendor=_vendor(tif),
-            properties=_properties(tif),
+            mpp=tiff_metadata.read_mpp(tif, series),
+            vendor=tiff_metadata.vendor(tif),
+            properties=tiff_metadata.properties(tif),
+            objective_power=tiff_metadata.objective_power(tif),
         )
     except SlideError:
         tif.close()
@@ -120,94 +119,16 @@ def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
 
 
 def _region_reader(level: tifffile.TiffPageSeries, array: zarr.Array, axes: str,
-                   file_lock: threading.Lock) -> Callable[[slice, slice], np.ndarray] | None:
-    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr."""
+                   source: PositionalFile | SharedHandleFile
+                   ) -> Callable[[slice, slice], np.ndarray] | None:
+    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr.
+
+    Both are safe beside dask's display reads (see ``io.tile_reader``).
+    """
     if axes != "YXS":
         return None
     if len(level.pages) == 1:
-        direct = TiledLevelReader.for_page(level.keyframe, file_lock)
+        direct = TiledLevelReader.for_page(level.keyframe, source)
         if direct is not None:
             return direct
     return lambda rows, cols: array[rows, cols]
-
-
-def _vendor(tif: tifffile.TiffFile) -> str:
-    for flag, name in (("is_svs", "aperio"), ("is_ndpi", "hamamatsu"), ("is_ome", "ome"),
-                       ("is_philips", "philips"), ("is_scn", "leica")):
-        if getattr(tif, flag, False):
-            return name
-    return "generic-tiff"
-
-
-def _mpp(tif: tifffile.TiffFile) -> tuple[float, float] | None:
-    """Level-0 µm per pixel (y, x) from the vendor metadata, else resolution tags."""
-    if tif.is_svs:
-        mpp = _svs_fields(tif.pages[0].description).get("MPP")
-        if mpp:
-            return (float(mpp), float(mpp))
-    if tif.is_ome and tif.ome_metadata:
-        ome = _ome_mpp(tif.ome_metadata)
-        if ome:
-            return ome
-    return _tag_mpp(tif.pages[0])
-
-
-def _svs_fields(description: str) -> dict[str, str]:
-    """The ``key = value`` fields of an Aperio ImageDescription."""
-    fields = {}
-    for part in description.split("|")[1:]:
-        key, sep, value = part.partition("=")
-        if sep:
-            fields[key.strip()] = value.strip()
-    return fields
-
-
-def _ome_mpp(ome_xml: str) -> tuple[float, float] | None:
-    try:
-        root = ET.fromstring(ome_xml)
-    except ET.ParseError:
-        return None
-    pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"),
-                  None)
-    if pixels is None or "PhysicalSizeX" not in pixels.attrib:
-        return None
-    mpp = []
-    for axis in ("Y", "X"):
-        size = float(pixels.attrib.get(f"PhysicalSize{axis}", pixels.attrib["PhysicalSizeX"]))
-        unit = pixels.attrib.get(f"PhysicalSize{axis}Unit", "µm")
-        if unit not in OME_UNITS_IN_UM:
-            return None
-        mpp.append(size * OME_UNITS_IN_UM[unit])
-    return (mpp[0], mpp[1])
-
-
-def _tag_mpp(page: tifffile.TiffPage) -> tuple[float, float] | None:
-    unit = RESOLUTION_UNITS.get(int(page.resolutionunit))
-    if unit is None:
-        return None
-    x_res, y_res = page.resolution
-    mpp_y, mpp_x = mpp_from_resolution(y_res, unit), mpp_from_resolution(x_res, unit)
-    if mpp_y is None or mpp_x is None or not 0.01 < mpp_x < 1000:
-        return None
-    return (mpp_y, mpp_x)
-
-
-def _properties(tif: tifffile.TiffFile) -> dict:
-    """A few human-readable facts about the scan."""
-    if tif.is_svs:
-        fields = _svs_fields(tif.pages[0].description)
-        return {k: fields[k] for k in ("AppMag", "ScanScope ID", "Date", "MPP") if k in fields}
-    if tif.is_ndpi:
-        tags = tif.pages[0].ndpi_tags or {}
-        return {k: str(tags[k]) for k in ("Magnification", "Model") if k in tags}
-    software = tif.pages[0].software
-    return {"Software": software} if software else {}
-
-
-def mpp_from_resolution(resolution: float, unit: str) -> float | None:
-    """µm per pixel from a TIFF resolution tag (pixels per ``unit``)."""
-    microns_per_unit = {"inch": 25400.0, "centimeter": 10000.0, "millimeter": 1000.0,
-                        "micrometer": 1.0}
-    if unit not in microns_per_unit or not resolution or not math.isfinite(resolution):
-        return None
-    return microns_per_unit[unit] / resolution

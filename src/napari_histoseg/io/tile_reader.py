@@ -2,12 +2,21 @@
 
 This is the fast path behind ``Slide.read_region`` for tiled, interleaved-RGB
 levels. It skips zarr's per-chunk machinery, which costs more than decoding
-a small JPEG tile, and reads the file under a lock so that threads can share it.
+a small JPEG tile.
+
+Thread safety: napari's display reads go through dask and tifffile's zarr
+store, which seek and read tifffile's shared file handle under tifffile's own
+lock. The fast path never touches that handle's position: it reads with
+``os.pread`` on a private file descriptor (no shared position at all), or,
+where ``os.pread`` does not exist (Windows), under tifffile's lock, the same
+lock the display reads take.
 """
 
 from __future__ import annotations
 
-import threading
+import os
+import weakref
+from pathlib import Path
 
 import numpy as np
 import tifffile
@@ -15,18 +24,65 @@ import tifffile
 BACKGROUND = 255
 
 
+class PositionalFile:
+    """A private read-only descriptor read with ``os.pread``: safe from any thread."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        self._finalizer = weakref.finalize(self, os.close, self._fd)
+
+    def read(self, offset: int, count: int) -> bytes:
+        """``count`` bytes at ``offset``; short only at the end of the file."""
+        parts, done = [], 0
+        while done < count:
+            part = os.pread(self._fd, count - done, offset + done)
+            if not part:
+                break
+            parts.append(part)
+            done += len(part)
+        return b"".join(parts) if len(parts) != 1 else parts[0]
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+class SharedHandleFile:
+    """tifffile's own file handle, read under tifffile's own lock (where no pread exists)."""
+
+    def __init__(self, handle: tifffile.FileHandle):
+        handle.set_lock(True)  # the RLock tifffile's zarr store also takes
+        self._handle = handle
+
+    def read(self, offset: int, count: int) -> bytes:
+        with self._handle.lock:
+            self._handle.seek(offset)
+            return self._handle.read(count)
+
+    def close(self) -> None:
+        """Nothing to do: tifffile owns the handle."""
+
+
+def private_file(tif: tifffile.TiffFile) -> PositionalFile | SharedHandleFile:
+    """The safest byte source for ``tif`` (opened from a path) on this platform."""
+    if hasattr(os, "pread"):
+        return PositionalFile(tif.filehandle.path)
+    return SharedHandleFile(tif.filehandle)
+
+
 class TiledLevelReader:
     """Reads ``[rows, cols]`` of one tiled TIFF level as a ``(h, w, 3)`` uint8 array.
+
+    Safe to call from several threads at once, beside dask reads of the same file.
 
     >>> reader = TiledLevelReader.for_page(series.levels[0].keyframe)   # doctest: +SKIP
     >>> reader(slice(0, 512), slice(0, 512)).shape                       # doctest: +SKIP
     (512, 512, 3)
     """
 
-    def __init__(self, page: tifffile.TiffPage, lock: threading.Lock):
+    def __init__(self, page: tifffile.TiffPage, source: PositionalFile | SharedHandleFile):
         self._page = page
-        self._file = page.parent.filehandle
-        self._lock = lock
+        self._source = source
         self._decode = page.decode
         self._tile_h, self._tile_w = page.chunks[:2]
         self._tiles_across = -(-page.imagewidth // self._tile_w)
@@ -35,12 +91,16 @@ class TiledLevelReader:
             self._decode_args["jpegtables"] = page.jpegtables
 
     @classmethod
-    def for_page(cls, page: tifffile.TiffPage, lock: threading.Lock | None = None
+    def for_page(cls, page: tifffile.TiffPage,
+                 source: PositionalFile | SharedHandleFile | None = None
                  ) -> TiledLevelReader | None:
-        """A reader for ``page``, or None when its layout needs the general path."""
+        """A reader for ``page``, or None when its layout needs the general path.
+
+        ``source`` may be shared by the readers of every level of one file.
+        """
         tiled_rgb = (page.is_tiled and page.planarconfig == 1 and page.samplesperpixel >= 3
                      and page.imagedepth == 1 and page.dtype == np.uint8)
-        return cls(page, lock or threading.Lock()) if tiled_rgb else None
+        return cls(page, source or private_file(page.parent)) if tiled_rgb else None
 
     def __call__(self, rows: slice, cols: slice) -> np.ndarray:
         out = np.empty((rows.stop - rows.start, cols.stop - cols.start, 3), np.uint8)
@@ -62,8 +122,6 @@ class TiledLevelReader:
         offset, count = self._page.dataoffsets[index], self._page.databytecounts[index]
         if not offset or not count:
             return np.full((self._tile_h, self._tile_w, 3), BACKGROUND, np.uint8)
-        with self._lock:
-            self._file.seek(offset)
-            data = self._file.read(count)
+        data = self._source.read(offset, count)
         decoded = self._decode(data, index, **self._decode_args)[0]
         return decoded.reshape(self._tile_h, self._tile_w, -1)
