@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: The model box's entry for "the shipped model for this slide" (``model_choice.default_model``).
+AUTOMATIC, AUTOMATIC_TEXT = "", "Automatic (shipped model for the slide)"
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -33,8 +36,11 @@ def list_choices() -> Choices:
     from napari_histoseg.models.device import available_devices
     from napari_histoseg.models.registry import available_models
 
-    models = [Choice(entry.path.stem, str(entry.path), entry.summary)
-              for entry in find_checkpoints(checkpoint_folders()) if entry.usable]
+    entries = [entry for entry in find_checkpoints(checkpoint_folders()) if entry.usable]
+    models = [Choice(entry.path.stem, str(entry.path), entry.summary) for entry in entries]
+    automatic = Choice(AUTOMATIC_TEXT, AUTOMATIC, "The adopted model, else the shipped one for the "
+                       "slide: real-tissue starter model, or the synthetic demo model")
+    models.insert(1 if entries and entries[0].active else 0, automatic)
     models += [Choice(f"{name} (random weights)", name) for name in available_models()]
     return Choices(tuple(models), tuple(available_devices()))
 

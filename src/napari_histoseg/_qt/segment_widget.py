@@ -142,7 +142,7 @@ class SegmentWidget(QWidget):
     def request(self, slide_path: str) -> SegmentRequest:
         """The user's choices as a SegmentRequest for ``slide_path``."""
         return SegmentRequest(
-            slide_path=Path(slide_path), model=self.model_box.currentData(),
+            slide_path=Path(slide_path), model=self.model_box.currentData() or None,
             mpp=self.mpp_box.value() or None, slide_mpp=self.slide_mpp_row.value(),
             tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),

@@ -1,8 +1,9 @@
 """Which model runs when the user has not chosen one, and when to doubt its answer.
 
-Slides written by the project's synthetic generator (TIFF Software tag
-"napari-histoseg synthetic") get the synthetic demo model; every other slide gets
-the real-tissue starter model. ``applicability_warnings`` says, once and plainly,
+A model the user adopted in the model library comes first. Otherwise slides
+written by the project's synthetic generator (TIFF Software tag "napari-histoseg
+synthetic") get the synthetic demo model, and every other slide gets the
+real-tissue starter model. ``applicability_warnings`` says, once and plainly,
 when a slide's µm/px or stain colours lie far from what the model was trained on
 (its checkpoint's ``input_mpp`` and ``card["stain_range"]``).
 """
@@ -27,10 +28,14 @@ def is_synthetic(slide) -> bool:
     return slide.properties.get("Software") == SYNTHETIC_SOFTWARE
 
 
-def default_model(slide) -> Path:
-    """The shipped checkpoint for ``slide``: synthetic demo model or real-tissue starter model."""
+def default_model(slide, library=None) -> Path:
+    """The adopted model, else the shipped one for ``slide`` (synthetic demo or real-tissue)."""
     from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT, REAL_TISSUE_CHECKPOINT
+    from napari_histoseg.models.library import ModelLibrary
 
+    adopted = (library or ModelLibrary()).active("hinet")
+    if adopted is not None:
+        return adopted.path
     return BUNDLED_CHECKPOINT if is_synthetic(slide) else REAL_TISSUE_CHECKPOINT
 
 
