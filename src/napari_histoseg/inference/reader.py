@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_histoseg.inference.tiling import TileGrid, TileQueue
+from napari_histoseg.geometry import TileGrid
+from napari_histoseg.inference.tiling import TileQueue
 from napari_histoseg.io.errors import SlideError
 
 #: Level-0 µm/px assumed for slides that do not state it (a 40x scan).
