@@ -50,11 +50,18 @@ class ResultUpdater:
         self._cache_tiles = max(cache_bytes // (self._n_classes * self.grid.tile_size**2), 16)
 
     def save_tiles(self, indices: np.ndarray, predictions: np.ndarray) -> None:
-        """Store (B, C, tile_size, tile_size) uint8 ``predictions`` of flat tile ``indices``."""
+        """Store (B, C, tile_size, tile_size) uint8 ``predictions`` of flat tile ``indices``.
+
+        Each tile is one whole chunk; neighbours in a row go in one zarr call.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
         cols = self.grid.grid_shape[1]
-        for index, prediction in zip(np.asarray(indices), predictions):
-            r, c = divmod(int(index), cols)
-            self.store.tiles[r, c] = prediction
+        order = np.argsort(indices, kind="stable")
+        for run in _runs(indices[order], cols):
+            positions = order[np.searchsorted(indices[order], run)]
+            row, first = divmod(int(run[0]), cols)
+            self.store.tiles[row, first:first + len(run)] = predictions[positions]
+        for index, prediction in zip(indices, predictions):
             self._remember(int(index), np.ascontiguousarray(prediction))
 
     def publish(self, indices: np.ndarray) -> None:
@@ -64,63 +71,47 @@ class ResultUpdater:
             return
         done = self.done.copy()
         done.ravel()[indices] = True
-        blocks = self._blocks_reached(indices)
-        fresh = {}
-        for row, col in blocks:
-            fresh[(row, col)] = self._write_block(row, col, done)
+        runs = _block_runs(self._blocks_reached(indices))
+        for row, first, last in runs:
+            self._write_blocks(row, first, last, done)
         for level in range(1, self.store.n_levels):
-            fresh = self._write_overviews(level, fresh)
+            runs = _block_runs({(r // 2, c // 2) for row, first, last in runs
+                                for r in (row,) for c in range(first, last + 1)})
+            for row, first, last in runs:
+                self._write_overview(level, row, first, last)
         self.store.done[...] = done.astype(np.uint8)
         self.done = done
 
-    def _blocks_reached(self, indices: np.ndarray) -> list[tuple[int, int]]:
-        """Blocks (row, col) in the 3 x 3 neighbourhood of each tile, in row-major order."""
+    def _blocks_reached(self, indices: np.ndarray) -> set[tuple[int, int]]:
+        """Blocks (row, col) in the 3 x 3 neighbourhood of each tile."""
         rows, cols = self.grid.grid_shape
         reached = set()
         for index in indices:
             r, c = divmod(int(index), cols)
             reached.update((rr, cc) for rr in range(max(r - 1, 0), min(r + 2, rows))
                            for cc in range(max(c - 1, 0), min(c + 2, cols)))
-        return sorted(reached)
+        return reached
 
-    def _write_block(self, row: int, col: int, done: np.ndarray) -> np.ndarray:
-        probabilities = blend_block(self.grid, row, col, done, self._window, self._weights,
-                                    self._n_classes)
-        y0, x0, y1, x1 = block_box(self.grid, row, col)
-        stored = probabilities.astype(np.float16)
-        self.store.probability_levels()[0][:, y0:y1, x0:x1] = stored
+    def _write_blocks(self, row: int, first: int, last: int, done: np.ndarray) -> None:
+        """Recompute level-0 blocks (row, first..last) and write them in one call per array."""
+        parts = [blend_block(self.grid, row, col, done, self._window, self._weights,
+                             self._n_classes) for col in range(first, last + 1)]
+        probabilities = np.concatenate(parts, axis=2)
+        y0, x0, _, _ = block_box(self.grid, row, first)
+        y1, x1 = y0 + probabilities.shape[1], x0 + probabilities.shape[2]
+        self.store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16)
         self.store.mask_levels()[0][y0:y1, x0:x1] = labels_of(probabilities)
-        return stored
 
-    def _write_overviews(self, level: int, children: dict) -> dict:
-        """Rebuild level ``level``'s chunks above the changed ``children`` chunks of level - 1."""
+    def _write_overview(self, level: int, row: int, first: int, last: int) -> None:
+        """Rebuild level ``level``'s chunks (row, first..last) from their 2 x 2 children."""
         s = self.grid.stride
         below = self.store.probability_levels()[level - 1]
-        parents = sorted({(r // 2, c // 2) for r, c in children})
-        written = {}
-        for pr, pc in parents:
-            y0, x0 = 2 * pr * s, 2 * pc * s
-            y1, x1 = min(y0 + 2 * s, below.shape[1]), min(x0 + 2 * s, below.shape[2])
-            source = np.empty((below.shape[0], y1 - y0, x1 - x0), dtype=np.float16)
-            for r in range(2 * pr, 2 * pr + 2):
-                for c in range(2 * pc, 2 * pc + 2):
-                    ya, xa = r * s - y0, c * s - x0
-                    if r * s >= below.shape[1] or c * s >= below.shape[2]:
-                        continue
-                    part = children.get((r, c))
-                    if part is None:
-                        part = below[:, r * s:min((r + 1) * s, below.shape[1]),
-                                     c * s:min((c + 1) * s, below.shape[2])]
-                    source[:, ya:ya + part.shape[1], xa:xa + part.shape[2]] = part
-            pooled = pool_2x2(source.astype(np.float32))
-            stored = pooled.astype(np.float16)
-            py, px = pr * s, pc * s
-            self.store.probability_levels()[level][:, py:py + stored.shape[1],
-                                                   px:px + stored.shape[2]] = stored
-            self.store.mask_levels()[level][py:py + stored.shape[1],
-                                            px:px + stored.shape[2]] = labels_of(pooled)
-            written[(pr, pc)] = stored
-        return written
+        children = below[:, 2 * row * s:(2 * row + 2) * s, 2 * first * s:(2 * last + 2) * s]
+        pooled = pool_2x2(children.astype(np.float32))
+        y0, x0 = row * s, first * s
+        y1, x1 = y0 + pooled.shape[1], x0 + pooled.shape[2]
+        self.store.probability_levels()[level][:, y0:y1, x0:x1] = pooled.astype(np.float16)
+        self.store.mask_levels()[level][y0:y1, x0:x1] = labels_of(pooled)
 
     def _window(self, index: int) -> np.ndarray:
         cached = self._cache.get(index)
@@ -137,3 +128,22 @@ class ResultUpdater:
         self._cache.move_to_end(index)
         while len(self._cache) > self._cache_tiles:
             self._cache.popitem(last=False)
+
+
+def _runs(ordered: np.ndarray, cols: int) -> list[np.ndarray]:
+    """Split sorted flat indices into runs of consecutive tiles within one row."""
+    if not len(ordered):
+        return []
+    breaks = np.flatnonzero((np.diff(ordered) != 1) | (np.diff(ordered // cols) != 0)) + 1
+    return np.split(ordered, breaks)
+
+
+def _block_runs(blocks: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(row, first col, last col) of runs of neighbouring blocks, row-major."""
+    runs: list[list[int]] = []
+    for row, col in sorted(blocks):
+        if runs and runs[-1][0] == row and runs[-1][2] == col - 1:
+            runs[-1][2] = col
+        else:
+            runs.append([row, col, col])
+    return [tuple(run) for run in runs]
