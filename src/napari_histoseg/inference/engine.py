@@ -48,14 +48,14 @@ class SegmentParams:
             or None for plain 0-1 input.
         prefetch_batches: batches read ahead of the model.
         publish_tiles: finished tiles are published (blended into the results,
-            shown, recorded as done) in groups of about this many, or every 0.5 s.
+            shown, recorded as done) in groups of about this many, or every second.
     """
 
     batch_size: int = 8
     device: str = "auto"
     normalisation: dict | None = None
     prefetch_batches: int = 2
-    publish_tiles: int = 32
+    publish_tiles: int = 64
 
     def __post_init__(self):
         if self.batch_size < 1:

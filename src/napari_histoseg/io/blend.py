@@ -83,19 +83,19 @@ def pool_2x2(probabilities: np.ndarray) -> np.ndarray:
     A parent is NaN only when all its children are; the mean of a probability
     field is the probability field of the coarser pixel.
     """
-    c, h, w = probabilities.shape
-    if not (h % 2 or w % 2 or np.isnan(probabilities).any()):  # the common case, 4x faster
-        x = probabilities.astype(np.float32, copy=False)
-        return (x[:, ::2, ::2] + x[:, 1::2, ::2] + x[:, ::2, 1::2] + x[:, 1::2, 1::2]) * 0.25
-    padded = np.full((c, h + h % 2, w + w % 2), np.nan, dtype=np.float32)
-    padded[:, :h, :w] = probabilities
-    present = ~np.isnan(padded)
-    values = np.where(present, padded, np.float32(0))
-    quads = ((slice(None), slice(i, None, 2), slice(j, None, 2)) for i in (0, 1) for j in (0, 1))
-    total, count = None, None
-    for quad in quads:
-        total = values[quad] if total is None else total + values[quad]
-        count = (present[quad].astype(np.float32) if count is None
-                 else count + present[quad])
+    x = probabilities.astype(np.float32, copy=False)
+    c, h, w = x.shape
+    if h % 2 or w % 2:  # only at the image's bottom or right edge
+        padded = np.full((c, h + h % 2, w + w % 2), np.nan, dtype=np.float32)
+        padded[:, :h, :w] = x
+        x = padded
+    missing = np.isnan(x)
+    quads = [(slice(None), slice(i, None, 2), slice(j, None, 2)) for i in (0, 1) for j in (0, 1)]
+    if not missing.any():  # the common case
+        return (x[quads[0]] + x[quads[1]] + x[quads[2]] + x[quads[3]]) * np.float32(0.25)
+    values = np.where(missing, np.float32(0), x)
+    present = (~missing).view(np.uint8)
+    total = values[quads[0]] + values[quads[1]] + values[quads[2]] + values[quads[3]]
+    count = present[quads[0]] + present[quads[1]] + present[quads[2]] + present[quads[3]]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count > 0, total / count, np.float32(np.nan)).astype(np.float32)
