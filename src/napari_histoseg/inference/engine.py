@@ -48,7 +48,7 @@ class SegmentParams:
             or None for plain 0-1 input.
         prefetch_batches: batches read ahead of the model.
         publish_tiles: finished tiles are published (blended into the results,
-            shown, recorded as done) in groups of about this many, or every second.
+            shown, recorded as done) in groups of about this many, or every 2 s.
     """
 
     batch_size: int = 8

@@ -27,7 +27,7 @@ class BatchWriter:
     _END = object()
 
     def __init__(self, store: ResultStore, depth: int = 2, publish_tiles: int = 64,
-                 publish_s: float = 1.0):
+                 publish_s: float = 2.0):
         self._updater = ResultUpdater(store)
         self._publish_tiles, self._publish_s = publish_tiles, publish_s
         self._inbox: queue.Queue = queue.Queue(maxsize=max(depth, 1))
