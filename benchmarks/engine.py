@@ -3,10 +3,15 @@
 1. Throughput: tiles/s of ``segment`` (read, model, blend, write) on tissue tiles,
    divided by tiles/s of the model's forward pass alone on the same tiles,
    already in memory, same batch and device. 1.0 means the engine adds nothing.
-2. Memory: peak RSS segmenting a 60,000² synthetic slide vs a 15,000² one, each in
+2. Writer: milliseconds per 512² tile (halo 64, 2 classes) to save tile predictions
+   and publish them (blend, overviews, done record) into a result store, tiles in
+   row-major batches of 8 as the engine hands them over; smooth synthetic
+   predictions, so compression sees data like a model's.
+3. Memory: peak RSS segmenting a 60,000² synthetic slide vs a 15,000² one, each in
    its own subprocess, at the same level and with the same tile size and model.
 
 Run:  .venv/bin/python benchmarks/engine.py [--device auto] [--workdir DIR]
+On a GPU: .venv/bin/python benchmarks/engine.py --device cuda --model hinet --size paper
 """
 
 from __future__ import annotations
@@ -89,25 +94,73 @@ def forward_only(model, slide, plan, batch: int, device: str) -> float:
     return len(pixels) / (time.perf_counter() - start)
 
 
+def bench_model(args):
+    """The conv stack, or a registered architecture (random weights) at ``args.size``."""
+    if args.model == "conv":
+        return conv_net(args.width, args.depth)
+    from napari_histoseg.models.registry import create_model
+
+    return create_model(args.model, size=args.size)
+
+
 def throughput(args, workdir: Path) -> None:
     import torch
 
     torch.manual_seed(0)
     path = write_big_tiff(workdir / "throughput.tif", side=args.side, mpp=0.25)
-    model = conv_net(args.width, args.depth)
+    model = bench_model(args)
     segment_slide(path, 0, args.tile_size, args.halo, args.batch, args.device, model,
                   workdir / "warmup")  # warm caches, threads, allocator
     summary, plan, slide = segment_slide(path, 0, args.tile_size, args.halo, args.batch,
                                          args.device, model, workdir / "ws")
     engine = summary.tiles_computed / summary.elapsed_s
     bare = forward_only(model, slide, plan, args.batch, args.device)
+    name = (f"conv net {args.depth}x{args.width} ch" if args.model == "conv"
+            else f"{args.model} {args.size}")
     print(f"throughput: {summary.tiles_computed} tissue tiles of {args.tile_size}² "
-          f"(halo {args.halo}) from a {args.side}² slide, conv net {args.depth}x{args.width} ch, "
+          f"(halo {args.halo}) from a {args.side}² slide, {name}, "
           f"batch {args.batch}, device {summary.device}")
     print(f"  engine {engine:.1f} tiles/s (read {summary.read_s:.1f} s, model "
           f"{summary.compute_s:.1f} s, write {summary.write_s:.1f} s, wall {summary.elapsed_s:.1f} s)")
     print(f"  model forward alone {bare:.1f} tiles/s")
     print(f"  ratio engine / forward = {engine / bare:.2f}  (aim >= 0.9)")
+
+
+def smooth_predictions(rng, count: int, tile: int) -> np.ndarray:
+    """(count, 2, tile, tile) uint8 softmax x 255 of smooth random fields."""
+    y, x = np.mgrid[:tile, :tile] / tile
+    out = np.empty((count, 2, tile, tile), dtype=np.uint8)
+    for i in range(count):
+        a, b, c = rng.uniform(-6, 6, 3)
+        logit = a * np.sin(3 * y + b) + c * np.cos(2 * x)
+        tumour = np.round(255 / (1 + np.exp(-logit))).astype(np.uint8)
+        out[i, 0], out[i, 1] = 255 - tumour, tumour
+    return out
+
+
+def writer_cost(workdir: Path, side_tiles: int = 12, repeats: int = 3) -> None:
+    """Median ms per 512² tile of the result writer alone (save + publish)."""
+    from napari_histoseg.geometry import TileGrid
+    from napari_histoseg.inference.writer import BatchWriter
+    from napari_histoseg.io.results import ResultSpec, ResultStore
+
+    tile, halo, batch = 512, 64, 8
+    grid = TileGrid(shape=(side_tiles * (tile - 2 * halo),) * 2, downsample=1.0,
+                    tile_size=tile, halo=halo)
+    spec = ResultSpec(grid, (0.5, 0.5), ("normal", "tumour"), ("#000000", "#ff0000"), "bench")
+    predictions = smooth_predictions(np.random.default_rng(0), batch * 4, tile)
+    costs = []
+    for repeat in range(repeats):
+        store = ResultStore.create(workdir / f"writer-{repeat}.zarr", spec)
+        writer = BatchWriter(store, depth=1000)  # the model never waits: writer time alone
+        for start in range(0, grid.n_tiles, batch):
+            indices = np.arange(start, min(start + batch, grid.n_tiles))
+            writer.submit(indices, predictions[start % len(predictions):][:len(indices)])
+        writer.close()
+        costs.append(writer.seconds / grid.n_tiles * 1000)
+    print(f"writer: {grid.n_tiles} tiles of {tile}² (halo {halo}, 2 classes, batches of "
+          f"{batch}, {grid.shape[0]}² grid): {np.median(costs):.1f} ms per tile, median of "
+          f"{repeats} (runs: {', '.join(f'{c:.1f}' for c in costs)}; aim <= 10 ms)")
 
 
 def rss_child(side: int, workdir: Path, level: int) -> None:
@@ -145,6 +198,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--width", type=int, default=32, help="conv net channels")
     parser.add_argument("--depth", type=int, default=4, help="conv net 3x3 layers")
+    parser.add_argument("--model", default="conv",
+                        help="'conv' (the plain conv stack) or a registered architecture")
+    parser.add_argument("--size", default="tiny", help="architecture size: tiny or paper")
+    parser.add_argument("--skip-writer", action="store_true")
     parser.add_argument("--rss-level", type=int, default=2)
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--skip-memory", action="store_true")
@@ -155,6 +212,8 @@ def main() -> None:
         rss_child(args.rss_child, workdir, args.rss_level)
         return
     throughput(args, workdir)
+    if not args.skip_writer:
+        writer_cost(workdir)
     if not args.skip_memory:
         memory(workdir, args.rss_level)
 

@@ -38,6 +38,24 @@ def write_pyramid_tiff(path: Path, image: np.ndarray, mpp: float | None = 0.5,
     return path
 
 
+def store_arrays(path: Path) -> dict[str, bytes]:
+    """Every array of a zarr store (results.zarr) by name, as raw bytes."""
+    import zarr
+
+    group = zarr.open_group(path, mode="r")
+    return {name: array[...].tobytes() for name, array in group.arrays()} | {
+        f"{name}/{inner}": data for name, sub in group.groups()
+        for inner, data in store_arrays(Path(path) / name).items()}
+
+
+def assert_same_arrays(path_a: Path, path_b: Path) -> None:
+    """Two stores hold the same arrays with the same bytes."""
+    a, b = store_arrays(path_a), store_arrays(path_b)
+    assert sorted(a) == sorted(b)
+    different = [name for name in a if a[name] != b[name]]
+    assert not different, f"arrays differ: {different}"
+
+
 @pytest.fixture
 def pyramid_tiff(tmp_path: Path) -> Path:
     """A 1536 x 2048 JPEG-tiled pyramidal TIFF at 0.5 µm/px with three levels."""

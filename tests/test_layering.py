@@ -1,4 +1,5 @@
-"""The compute core imports no Qt, and plugin discovery imports no torch."""
+"""The compute core imports no Qt, plugin discovery imports no torch, and no module
+imports a layer above its own (the layers of DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,58 @@ def test_reader_discovery_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, timeout=120)
     assert result.stdout.strip() == "False"
+
+
+#: DESIGN.md's layers, lowest first; a module may import only its own layer or lower ones.
+LAYERS = (
+    ("geometry",),
+    ("io", "tissue", "stain"),
+    ("models",),
+    ("inference", "explain"),
+    ("training", "report"),
+    ("cli", "_qt", "_reader", "_sample_data"),
+)
+
+
+def layer_of(top: str) -> int | None:
+    return next((rank for rank, names in enumerate(LAYERS) if top in names), None)
+
+
+def imported_package_modules(path: Path) -> set[str]:
+    """Top-level package members (``io``, ``inference``...) a file imports, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            parts = node.module.split(".")
+            if parts[0] == "napari_histoseg":
+                if len(parts) > 1:
+                    found.add(parts[1])
+                else:
+                    found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                if parts[0] == "napari_histoseg" and len(parts) > 1:
+                    found.add(parts[1])
+    return found
+
+
+def test_no_module_imports_a_higher_layer():
+    offenders = {}
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        own = layer_of(relative.parts[0].removesuffix(".py"))
+        if own is None:
+            continue
+        upward = sorted(name for name in imported_package_modules(path)
+                        if (layer_of(name) or 0) > own)
+        if upward:
+            offenders[str(relative)] = upward
+    assert not offenders, f"imports of a higher layer (see DESIGN.md): {offenders}"
+
+
+def test_layer_check_sees_an_upward_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from napari_histoseg.inference.tiling import TileQueue\n")
+    assert imported_package_modules(bad) == {"inference"}
+    assert layer_of("inference") > layer_of("io")

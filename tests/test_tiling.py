@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_histoseg.inference.tiling import (TileGrid, TileQueue, blend_batch, blend_weights,
-                                              tiles_in_box)
+from napari_histoseg.geometry import TileGrid, blend_weights, tiles_in_box
+from napari_histoseg.inference.tiling import TileQueue
 
 
 def test_grid_covers_the_image_with_cores_that_touch():
@@ -35,16 +35,6 @@ def test_overlapping_weights_sum_to_one(halo):
     inner = total[2 * halo:-2 * halo or None, 2 * halo:-2 * halo or None]
     np.testing.assert_allclose(inner, 1.0, atol=1e-6)
     assert weights.min() > 0
-
-
-def test_blending_a_batch_reproduces_a_constant_field():
-    grid = TileGrid(shape=(200, 300), downsample=1.0, tile_size=64, halo=8)
-    indices = np.arange(grid.n_tiles)
-    probabilities = np.full((len(indices), 2, 64, 64), 0.25, dtype=np.float32)
-    regions = blend_batch(grid, indices, probabilities, blend_weights(64, 8))
-    assert len(regions) == grid.grid_shape[0]  # one region per row
-    for region in regions:
-        np.testing.assert_allclose(region.weighted / region.weight, 0.25, atol=1e-6)
 
 
 def test_queue_gives_viewport_tiles_first_and_follows_a_moving_viewport():

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_histoseg.inference.tiling import TileGrid
+from napari_histoseg.geometry import TileGrid
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.tissue import TissueMask, detect_tissue, tiles_on_tissue, tissue_mask
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from napari_histoseg.inference.engine import SegmentParams, segment
 from napari_histoseg.inference.plan import GridParams, ModelInfo, plan_run
 from napari_histoseg.io.export import export_mask_ome_tiff
 from napari_histoseg.io.slide import open_slide
-from napari_histoseg.io.workspace import Workspace, WorkspaceError
+from napari_histoseg.io.workspace import ResultStore, Workspace, WorkspaceError
 
 from .conftest import tissue_like_rgb, write_pyramid_tiff
 from .segmentation_models import PurpleModel
@@ -41,11 +43,28 @@ def test_reopening_restores_the_results(segmented):
     np.testing.assert_array_equal(reopened.mask_levels()[0][...], mask)
     assert reopened.scale == (1.0, 1.0)  # level-1 grid of a 0.5 µm/px slide
     assert reopened.done_tiles().ravel()[plan.tiles].all()
-    assert mask[:, :90].max() == 0 and mask[:, 110:].max() == 1  # glass skipped, tissue found
-    low = reopened.mask_levels()[1][...]
-    np.testing.assert_array_equal(low, mask[::2, ::2])
-    probabilities = reopened.probability_levels()[0]
+    # Glass beyond every tile's window is not computed; the halo of the first
+    # tissue tiles reaches x = 32 and finds no tumour on glass.
+    assert (mask[:, :32] == ResultStore.NOT_COMPUTED).all()
+    assert (mask[:, 32:90] == 0).all() and mask[:, 110:].max() == 1
+    probabilities = reopened.probability_levels()[0][...].astype(np.float32)
     assert probabilities.shape == (2, 512, 384)
+    assert np.isnan(probabilities[:, :, :32]).all() and not np.isnan(probabilities[:, :, 32:]).any()
+
+
+def test_overview_levels_are_2x2_means_and_their_argmax(segmented):
+    _, plan = segmented
+    fine = plan.store.probability_levels()[0][...].astype(np.float32)
+    coarse = plan.store.probability_levels()[1][...].astype(np.float32)
+    blocks = fine.reshape(2, 256, 2, 192, 2)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
+        expected = np.nanmean(blocks, axis=(2, 4))
+    np.testing.assert_allclose(coarse, expected, atol=2**-11, equal_nan=True)
+    labels = plan.store.mask_levels()[1][...]
+    computed = ~np.isnan(coarse[0])
+    np.testing.assert_array_equal(labels[computed], coarse[:, computed].argmax(axis=0))
+    assert (labels[~computed] == ResultStore.NOT_COMPUTED).all()
 
 
 def test_a_run_with_another_model_does_not_mix_into_the_results(segmented):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.slide import Slide, open_slide
@@ -73,11 +76,20 @@ def slide_layer_data(slide: Slide, name: str | None = None,
 
 
 def saved_result_layer_data(slide: Slide) -> list[LayerData]:
-    """The mask of an earlier run in the slide's default workspace, if there is one."""
-    from napari_histoseg.io.workspace import Workspace
+    """The mask of an earlier run in the slide's workspace, if there is one.
 
-    folder = Workspace.default_dir(slide.path)
-    store = Workspace.open(folder).results() if folder.is_dir() else None
+    Damaged results, or results of another slide, never stop the slide from
+    opening: a warning says so and how to recompute them.
+    """
+    from napari_histoseg.io.workspace import Workspace, WorkspaceError
+
+    try:
+        workspace = Workspace.find(slide.path)
+        store = workspace.results() if workspace is not None else None
+    except (WorkspaceError, OSError) as err:
+        _warn(f"{err}. The slide opened without them; segment again with 'Start over' "
+              "(or `histoseg segment --restart`) to recompute them.")
+        return []
     return result_layer_data(store) if store is not None else []
 
 
@@ -93,11 +105,10 @@ def result_layer_data(store, show_probability: bool = False, view=None) -> list[
                  "metadata": {RESULT_KEY: str(store.path), "slide_mpp": store.spec.slide_mpp}}
     layers = []
     if show_probability:
-        levels = view.probability_levels if view is not None else None
-        layers.append((levels or _tumour_probability_levels(store),
-                       {**placement, "name": "Tumour probability", "colormap": "inferno",
-                        "contrast_limits": (0.0, 1.0), "opacity": 0.6}, "image"))
-    colours = {None: TRANSPARENT, 0: TRANSPARENT}
+        layers.append((_tumour_probability_levels(store),
+                       {**placement, "name": "Tumour probability", "rgb": True,
+                        "contrast_limits": (0, 255), "opacity": 0.6}, "image"))
+    colours = {None: TRANSPARENT, 0: TRANSPARENT, store.NOT_COMPUTED: TRANSPARENT}
     colours.update({index: colour for index, colour in enumerate(store.spec.class_colors)
                     if index > 0})
     layers.append((view.mask_levels if view is not None else list(store.mask_levels()),
@@ -107,10 +118,35 @@ def result_layer_data(store, show_probability: bool = False, view=None) -> list[
 
 
 def _tumour_probability_levels(store) -> list:
-    """Lazy (h, w) probability of every non-background class together, per level."""
+    """Lazy (h, w, 4) uint8 RGBA per level: the probability of every non-background class
+    together in the inferno colormap, fully transparent where nothing was computed."""
     import dask.array as da
 
-    return [1 - da.from_zarr(level)[0] for level in store.probability_levels()]
+    levels = []
+    for level in store.probability_levels():
+        tumour = 1 - da.from_zarr(level)[0]
+        levels.append(tumour.map_blocks(_inferno_rgba, dtype=np.uint8, new_axis=2,
+                                        chunks=(*tumour.chunks, (4,))))
+    return levels
+
+
+def _inferno_rgba(probability: np.ndarray) -> np.ndarray:
+    """(h, w) float probability (NaN = not computed) -> (h, w, 4) uint8 RGBA."""
+    lut = _inferno_lut()
+    missing = np.isnan(probability)
+    index = np.clip(np.where(missing, 0, probability) * 255 + 0.5, 0, 255).astype(np.uint8)
+    rgba = lut[index]
+    rgba[missing] = 0
+    return rgba
+
+
+@functools.lru_cache(maxsize=1)
+def _inferno_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA of napari's inferno colormap."""
+    from napari.utils.colormaps import ensure_colormap
+
+    colours = ensure_colormap("inferno").map(np.linspace(0, 1, 256))
+    return (np.asarray(colours) * 255).round().astype(np.uint8)
 
 
 def _warn(message: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_histoseg.inference.tiling import TileGrid
+from napari_histoseg.geometry import TileGrid
 
 
 @dataclass(frozen=True)

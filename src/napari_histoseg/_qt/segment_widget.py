@@ -29,9 +29,10 @@ from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, 
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
-from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
-                                                start_run)
+from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
+                                                restrict_to_box, start_run)
 from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
+from napari_histoseg.io.workspace import workspace_dir_for
 
 if TYPE_CHECKING:
     import napari
@@ -53,13 +54,18 @@ class SegmentWidget(QWidget):
         self._last_refresh = 0.0
         self._result_layers: list = []
         self._views: dict[str, ResultView] = {}  # per slide path, the last run's display cache
+        self._out_dir: Path | None = None
         self._build_form()
-        self.viewer.scene.camera.events.center.connect(self._remember_viewport)
-        self.viewer.scene.camera.events.zoom.connect(self._remember_viewport)
-        for emitter in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
-                        self.viewer.layers.selection.events.active):
-            emitter.connect(self._on_slide_changed)
+        self._hooks = [(self.viewer.scene.camera.events.center, self._remember_viewport),
+                       (self.viewer.scene.camera.events.zoom, self._remember_viewport),
+                       (self.viewer.layers.events.inserted, self.show_results_folder)]
+        self._hooks += [(emitter, self._on_slide_changed) for emitter in (
+            self.viewer.layers.events.inserted, self.viewer.layers.events.removed,
+            self.viewer.layers.selection.events.active)]
+        for emitter, callback in self._hooks:
+            emitter.connect(callback)
         self._on_slide_changed()
+        self.show_results_folder()
         self._list_choices()
 
     # --- layout -------------------------------------------------------------------------
@@ -88,6 +94,15 @@ class SegmentWidget(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel)
+        self.folder_label = QLabel()
+        self.folder_label.setWordWrap(True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        choose_folder = QPushButton("…")
+        choose_folder.setToolTip("Store the results in another folder")
+        choose_folder.clicked.connect(self._browse_folder)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_label, 1)
+        folder_row.addWidget(choose_folder)
         self.progress = QProgressBar()
         self.status = QLabel("Open a slide, choose a model and press Segment.")
         self.status.setWordWrap(True)
@@ -100,6 +115,7 @@ class SegmentWidget(QWidget):
         form.addRow("Batch size:", self.batch_box)
         form.addRow("Device:", self.device_box)
         form.addRow("Region:", self.scope_box)
+        form.addRow("Results folder:", folder_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.segment_button)
         buttons.addWidget(self.cancel_button)
@@ -138,6 +154,25 @@ class SegmentWidget(QWidget):
             index = self.model_box.count() - 1
         self.model_box.setCurrentIndex(index)
 
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Store the results in")
+        if folder:
+            self.choose_results_folder(folder)
+
+    def choose_results_folder(self, folder: str | Path | None) -> None:
+        """Store results in ``folder`` (None: the slide's default workspace)."""
+        self._out_dir = Path(folder) if folder else None
+        self.show_results_folder()
+
+    def show_results_folder(self, event=None) -> None:
+        """Show where the current slide's results are (or will be) stored."""
+        layer = slide_layer_of(self.viewer)
+        if layer is None:
+            self.folder_label.setText(str(self._out_dir or "beside the slide"))
+            return
+        self.folder_label.setText(str(workspace_dir_for(layer.metadata["slide_path"],
+                                                        self._out_dir)))
+
     # --- running ------------------------------------------------------------------------
     def request(self, slide_path: str) -> SegmentRequest:
         """The user's choices as a SegmentRequest for ``slide_path``."""
@@ -146,7 +181,8 @@ class SegmentWidget(QWidget):
             mpp=self.mpp_box.value() or None, slide_mpp=self.slide_mpp_row.value(),
             tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
-            device=self.device_box.currentText(), restart=self.restart_box.isChecked())
+            device=self.device_box.currentText(), restart=self.restart_box.isChecked(),
+            out_dir=self._out_dir)
 
     def start(self) -> None:
         """Plan and segment in a worker thread; the GUI keeps running."""
@@ -164,6 +200,7 @@ class SegmentWidget(QWidget):
             return
         self._remember_viewport()
         self._forget_closed_slides()
+        self.show_results_folder()
         self._cancel.clear()
         visible_only = self.scope_box.currentText() == VISIBLE_ONLY
         self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
@@ -201,6 +238,23 @@ class SegmentWidget(QWidget):
         """Stop after the current batch; finished tiles are kept for a later resume."""
         self._cancel.set()
         self._say("Cancelling after the current batch…")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """Closing the dock stops its run and disconnects it from the viewer."""
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self, timeout_s: float = 30.0) -> None:
+        """Cancel a running segmentation, wait for it to stop, and disconnect every hook."""
+        if self.worker is not None and self.worker.is_running:
+            self._cancel.set()
+            self.worker.quit()
+            deadline = time.monotonic() + timeout_s
+            while self.worker.is_running and time.monotonic() < deadline:
+                time.sleep(0.02)
+        for emitter, callback in self._hooks:
+            emitter.disconnect(callback)
+        self._hooks = []
 
     # --- events (GUI thread) ------------------------------------------------------------
     def _on_event(self, event) -> None:

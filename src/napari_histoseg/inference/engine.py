@@ -9,7 +9,9 @@ yields, per written batch, one :class:`TileResult` per tile and then one
 Cancel between batches by closing the generator (or stopping iteration), or
 by setting ``cancel`` (a ``threading.Event``). Batches already computed are
 still written and marked done; a later call with the same store resumes and
-computes only the tiles not done.
+computes only the tiles not done. A run killed at any moment and resumed
+leaves the store byte for byte as an uninterrupted run does
+(:mod:`napari_histoseg.io.result_update`).
 
 >>> plan = plan_run(slide, workspace, GridParams(mpp=1.0), model_info)  # doctest: +SKIP
 >>> run = segment(slide, model, plan, SegmentParams(batch_size=8))      # doctest: +SKIP
@@ -32,7 +34,7 @@ from napari_histoseg.inference.plan import RunPlan
 from napari_histoseg.inference.reader import Prefetcher, TileReader
 from napari_histoseg.inference.tiling import TileQueue, ViewportSource
 from napari_histoseg.inference.writer import BatchWriter
-from napari_histoseg.io.workspace import ResultStore, RunLog
+from napari_histoseg.io.workspace import ResultStore, RunLog, workspace_lock
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class SegmentParams:
         prefetch_batches: batches read ahead of the model.
         colour_lut: a (64, 64, 64, 3) uint8 stain-normalisation table for this slide
             (``stain.colour_lut``), applied to tiles before the model, or None.
+        publish_tiles: finished tiles are published (blended into the results,
+            shown, recorded as done) in groups of about this many, or every 2 s.
     """
 
     batch_size: int = 8
@@ -54,6 +58,7 @@ class SegmentParams:
     normalisation: dict | None = None
     prefetch_batches: int = 2
     colour_lut: np.ndarray | None = field(default=None, repr=False, compare=False)
+    publish_tiles: int = 64
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -73,7 +78,17 @@ def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams()
             the current one (called each time a batch is formed, from a worker thread).
         cancel: set it to stop after the current batch.
         run_log: where to record the run (start, end, timings).
+
+    Raises:
+        WorkspaceBusyError: another run is writing to the same workspace (its lock
+            is held from the first event to the end of this run).
     """
+    with workspace_lock(plan.store.path.parent):
+        return (yield from _segment(slide, model, plan, params, viewport, cancel, run_log))
+
+
+def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: ViewportSource,
+             cancel: threading.Event | None, run_log: RunLog | None):
     from napari_histoseg.inference.predictor import Predictor
 
     store, read_level = plan.store, plan.read_level
@@ -90,7 +105,7 @@ def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams()
     reader = TileReader(slide, grid, read_level, params.colour_lut)
     prefetcher = Prefetcher(reader, TileQueue(grid, pending, viewport),
                             params.batch_size, params.prefetch_batches)
-    writer = BatchWriter(store, done)
+    writer = BatchWriter(store, publish_tiles=params.publish_tiles)
     try:
         for indices, pixels in prefetcher:
             if cancel is not None and cancel.is_set():

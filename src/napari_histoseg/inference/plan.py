@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from napari_histoseg.inference.reader import choose_resolution
-from napari_histoseg.inference.tiling import TileGrid
+from napari_histoseg.geometry import TileGrid
 from napari_histoseg.io.workspace import ResultSpec, ResultStore, Workspace
 from napari_histoseg.tissue import TissueMask, TissueParams, tiles_on_tissue, tissue_mask
 

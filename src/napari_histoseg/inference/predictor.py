@@ -2,8 +2,9 @@
 
 Tiles arrive as (B, R, R, 3) uint8; they are moved to the device, scaled to
 0-1, normalised, resized to ``tile_size`` if they were read at another scale,
-passed through ``model.predict_logits`` and turned into (B, C, tile_size,
-tile_size) float32 probabilities on the CPU. When CUDA runs out of memory the
+passed through ``model.predict_logits``; softmax and quantisation to uint8
+(probability x 255, rounded) happen on the device, so only (B, C, tile_size,
+tile_size) uint8 crosses to the CPU (a quarter of float32). When CUDA runs out of memory the
 batch is split in halves and retried, and later batches stay smaller.
 """
 
@@ -40,7 +41,8 @@ class Predictor:
         self._std = torch.tensor(norm["std"], dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
 
     def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, list[BatchSizeReduced]]:
-        """(B, R, R, 3) uint8 -> ((B, C, tile_size, tile_size) float32, OOM notices)."""
+        """(B, R, R, 3) uint8 -> ((B, C, tile_size, tile_size) uint8 probability x 255,
+        OOM notices)."""
         start = time.perf_counter()
         reductions: list[BatchSizeReduced] = []
         parts, position = [], 0
@@ -81,4 +83,5 @@ class Predictor:
         x = prepare_batch(x, self.device)
         with inference_context(self.device):
             logits = self.model.predict_logits(x)
-        return torch.softmax(logits.float(), dim=1).cpu().numpy()
+        probabilities = torch.softmax(logits.float(), dim=1)
+        return probabilities.mul_(255).round_().to(torch.uint8).cpu().numpy()

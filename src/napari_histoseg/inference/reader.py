@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napari_histoseg.inference.tiling import TileGrid, TileQueue
+from napari_histoseg.geometry import TileGrid
+from napari_histoseg.inference.tiling import TileQueue
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.mpp import check_mpp
 from napari_histoseg.stain import apply_lut

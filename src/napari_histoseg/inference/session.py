@@ -21,7 +21,7 @@ import numpy as np
 from napari_histoseg.inference.engine import SegmentParams, segment
 from napari_histoseg.inference.model_choice import applicability_warnings, default_model, is_synthetic
 from napari_histoseg.inference.plan import GridParams, ModelInfo, RunPlan, plan_run
-from napari_histoseg.inference.tiling import Box, tiles_in_box
+from napari_histoseg.geometry import Box, tiles_in_box
 from napari_histoseg.io.slide import Slide, open_slide
 from napari_histoseg.io.workspace import Workspace
 from napari_histoseg.stain import StainError, StainStats, colour_lut

@@ -1,8 +1,11 @@
-"""A thread that blends computed batches into the result store, in order.
+"""A thread that stores computed batches in the result store, in order.
 
-The model's thread hands over ``(indices, probabilities)`` and goes on with the
-next batch; this thread sums the batch into regions (:func:`blend_batch`),
-accumulates them into the store, and only then marks the tiles done. At most
+The model's thread hands over ``(indices, predictions)`` (uint8 softmax x 255)
+and goes on with the next batch. This thread saves each tile's prediction at
+once and publishes (blends the blocks they reach, rebuilds the overviews,
+records the tiles as done; see :mod:`napari_histoseg.io.result_update`) every
+``publish_tiles`` tiles or ``publish_s`` seconds, and at the end. Publishing
+in groups writes each block about once however the tiles arrive. At most
 ``depth`` batches wait, so memory stays bounded.
 """
 
@@ -14,19 +17,19 @@ import time
 
 import numpy as np
 
-from napari_histoseg.inference.tiling import blend_batch, blend_weights
-from napari_histoseg.io.workspace import ResultStore
+from napari_histoseg.io.result_update import ResultUpdater
+from napari_histoseg.io.results import ResultStore
 
 
 class BatchWriter:
-    """Writes batches in a background thread; ``completed()`` yields the written indices."""
+    """Writes batches in a background thread; ``completed()`` yields the published indices."""
 
     _END = object()
 
-    def __init__(self, store: ResultStore, done: np.ndarray, depth: int = 2):
-        grid = store.spec.grid
-        self._store, self._done = store, done.copy()
-        self._weights = blend_weights(grid.tile_size, grid.halo)
+    def __init__(self, store: ResultStore, depth: int = 2, publish_tiles: int = 64,
+                 publish_s: float = 2.0):
+        self._updater = ResultUpdater(store)
+        self._publish_tiles, self._publish_s = publish_tiles, publish_s
         self._inbox: queue.Queue = queue.Queue(maxsize=max(depth, 1))
         self._outbox: queue.Queue = queue.Queue()
         self.seconds = 0.0
@@ -35,15 +38,15 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name="histoseg-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, indices: np.ndarray, probabilities: np.ndarray) -> None:
+    def submit(self, indices: np.ndarray, predictions: np.ndarray) -> None:
         """Queue a batch; blocks while ``depth`` batches are already waiting."""
-        self._inbox.put((np.asarray(indices), probabilities))
+        self._inbox.put((np.asarray(indices), predictions))
 
     def completed(self, final: bool = False):
-        """Yield the indices of each batch written since the last call.
+        """Yield the indices of each group of tiles published since the last call.
 
         With ``final``, no more batches may be submitted, and this waits until
-        all are written. Raises the writer's error, if it failed.
+        all are published. Raises the writer's error, if it failed.
         """
         if final:
             self._finish()
@@ -59,7 +62,7 @@ class BatchWriter:
             yield item
 
     def close(self) -> None:
-        """Write what was submitted, then stop the thread."""
+        """Write and publish what was submitted, then stop the thread."""
         self._finish()
         self._thread.join()
 
@@ -69,22 +72,31 @@ class BatchWriter:
             self._inbox.put(self._END)
 
     def _run(self) -> None:
+        pending: list[np.ndarray] = []
+        last = time.monotonic()
         try:
-            for indices, probabilities in iter(self._inbox.get, self._END):
+            for indices, predictions in iter(self._inbox.get, self._END):
                 start = time.perf_counter()
-                self._write(indices, probabilities)
+                self._updater.save_tiles(indices, predictions)
+                pending.append(indices)
+                if (sum(map(len, pending)) >= self._publish_tiles
+                        or time.monotonic() - last >= self._publish_s):
+                    self._publish(pending)
+                    pending, last = [], time.monotonic()
                 self.seconds += time.perf_counter() - start
-                self.tiles_written += len(indices)
-                self._outbox.put(indices)
+            start = time.perf_counter()
+            self._publish(pending)
+            self.seconds += time.perf_counter() - start
         except BaseException as err:  # handed to the consumer
             self._outbox.put(err)
             while self._inbox.get() is not self._END:  # unblock submit() and close()
                 pass
         self._outbox.put(self._END)
 
-    def _write(self, indices: np.ndarray, probabilities: np.ndarray) -> None:
-        grid = self._store.spec.grid
-        for region in blend_batch(grid, indices, probabilities, self._weights):
-            self._store.accumulate(region)
-        self._done.ravel()[indices] = True
-        self._store.mark_done(self._done, indices)
+    def _publish(self, pending: list[np.ndarray]) -> None:
+        if not pending:
+            return
+        indices = np.concatenate(pending)
+        self._updater.publish(indices)
+        self.tiles_written += len(indices)
+        self._outbox.put(indices)

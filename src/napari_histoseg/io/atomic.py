@@ -24,7 +24,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     On error the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}.part")
+    temp = temporary_name(path)
     try:
         with open(temp, "wb") as file:
             yield file
@@ -35,6 +35,12 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         temp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def temporary_name(path: str | Path) -> Path:
+    """A sibling of ``path`` that no other writer uses, named so ``remove_leftovers`` finds it."""
+    path = Path(path)
+    return path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}.part")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -78,3 +84,17 @@ def remove_leftovers(folder: str | Path, older_than_s: float = 600.0) -> int:
                 leftover.unlink()
                 removed += 1
     return removed
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append one text line with a single write; a torn last line of an earlier crash is
+    ended first, so it stays one bad line that readers skip."""
+    with open(path, "ab+") as handle:
+        handle.seek(0, os.SEEK_END)
+        prefix = b""
+        if handle.tell():
+            handle.seek(-1, os.SEEK_END)
+            prefix = b"" if handle.read(1) == b"\n" else b"\n"
+        handle.write(prefix + line.rstrip("\n").encode("utf-8") + b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())

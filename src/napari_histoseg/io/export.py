@@ -2,8 +2,9 @@
 
 The file holds the mask's levels as SubIFDs of one image, tiled and losslessly
 compressed, so QuPath, napari and tifffile read it as a multiscale label image
-that lines up with the slide. Tiles are streamed from the zarr store, so memory
-stays bounded whatever the mask size.
+that lines up with the slide. Values are the store's: class ids, and 255 where
+nothing was computed. Tiles are streamed from the zarr store, so memory stays
+bounded whatever the mask size.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from napari_histoseg.io.workspace import ResultStore
+from napari_histoseg.io.results import ResultStore
 
 EXPORT_TILE = 512
 

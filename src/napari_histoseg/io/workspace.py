@@ -1,214 +1,47 @@
-"""A slide's workspace folder: segmentation results and the run log.
+"""A slide's workspace folder: its result store, run log, identity and lock.
 
-Layout of ``<slide>.histoseg/`` (or a folder the user chooses)::
+Layout of ``<slide>.histoseg/`` (or a folder the user chooses, or, when the
+slide's folder cannot be written, a per-user folder from platformdirs keyed by
+the slide's identity)::
 
-    workspace.json            which slide this folder belongs to
-    results.zarr/             zarr 3 group; attrs["spec"] = ResultSpec
-        probabilities/0..n    (n_classes, h, w) float32, blended class probabilities
-        mask/0..n             (h, w) uint8 label mask (argmax), 0 where not computed
-        weight                (h, w) float32 sum of blending weights so far
-        done                  (rows, cols) uint8, 1 = tile finished
-    runs.jsonl                one JSON record per run event (model, hash, params, timings)
+    workspace.json     which slide this folder belongs to: path and identity hash
+    results.zarr/      the ResultStore (OME-Zarr; see io/results.py)
+    runs.jsonl         one JSON record per run event (model, hash, params, timings)
+    .lock              held (filelock) while a run writes
 
-Level 0 of the results is the analysis grid (``spec.grid.downsample`` level-0
-slide px per px); each further level takes every 2nd pixel of level 0's rows and
-columns of the one above, so labels stay labels. Chunks are ``stride x stride``,
-aligned with the tile cores. Lower levels are updated as tiles finish, so a
-multiscale napari Labels layer over :meth:`ResultStore.mask_levels` fills in live.
-
-Writes are ordered pixels first, then ``done``: a crash never marks a tile whose
-pixels are missing. (A tile whose pixels were written but not yet marked is
-recomputed on resume; its contribution then counts twice in its overlap bands,
-which re-weights identical predictions and leaves a valid blend.)
+``workspace.json`` is replaced atomically (temporary file, fsync, rename);
+``runs.jsonl`` is appended a whole line at a time and a torn last line is
+skipped when read. A workspace that holds results of another slide refuses
+to mix them in.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
-import numpy as np
-import zarr
-from zarr.codecs import BloscCodec
+from napari_histoseg.io.atomic import append_line, atomic_write_bytes
+from napari_histoseg.io.identity import slide_identity
+from napari_histoseg.io.results import (ResultSpec, ResultStore, WorkspaceError,
+                                        pyramid_shapes)
 
-from napari_histoseg.inference.tiling import BlendedRegion, TileGrid
-from napari_histoseg.io.errors import FileError
+__all__ = ["ResultSpec", "ResultStore", "RunLog", "Workspace", "WorkspaceBusyError",
+           "WorkspaceError", "pyramid_shapes", "workspace_dir_for"]
 
-#: Fast compression: results are written as fast as the model produces them.
-COMPRESSORS = (BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
-#: Lower pyramid levels stop once the longer side fits this many pixels.
-MIN_PYRAMID_SIDE = 256
 WORKSPACE_SUFFIX = ".histoseg"
+APP_NAME = "napari-histoseg"
 
 
-class WorkspaceError(FileError):
-    """A workspace folder that cannot be used; the message names the folder."""
-
-
-@dataclass(frozen=True)
-class ResultSpec:
-    """What a result store holds; two runs may share a store only if their specs match.
-
-    Attributes:
-        grid: the tile grid (analysis resolution, tile_size, halo).
-        slide_mpp: level-0 µm/px (y, x) of the slide.
-        class_names: one per probability channel; class 0 is background.
-        class_colors: "#rrggbb" per class.
-        model: model name or checkpoint file name.
-        model_sha256: hash of the weights, or "" for untrained weights.
-    """
-
-    grid: TileGrid
-    slide_mpp: tuple[float, float]
-    class_names: tuple[str, ...]
-    class_colors: tuple[str, ...]
-    model: str
-    model_sha256: str = ""
-
-    @property
-    def mpp(self) -> tuple[float, float]:
-        """µm/px (y, x) of results level 0."""
-        d = self.grid.downsample
-        return (self.slide_mpp[0] * d, self.slide_mpp[1] * d)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> ResultSpec:
-        grid = data["grid"]
-        return cls(grid=TileGrid(shape=tuple(grid["shape"]), downsample=float(grid["downsample"]),
-                                 tile_size=int(grid["tile_size"]), halo=int(grid["halo"])),
-                   slide_mpp=tuple(data["slide_mpp"]), class_names=tuple(data["class_names"]),
-                   class_colors=tuple(data["class_colors"]), model=data["model"],
-                   model_sha256=data["model_sha256"])
-
-
-def pyramid_shapes(shape: tuple[int, int]) -> list[tuple[int, int]]:
-    """Level shapes: ``shape``, then halved (rounding up) until the longer side fits."""
-    shapes = [tuple(shape)]
-    while max(shapes[-1]) > MIN_PYRAMID_SIDE:
-        h, w = shapes[-1]
-        shapes.append((-(-h // 2), -(-w // 2)))
-    return shapes
-
-
-class ResultStore:
-    """Blended probabilities and the label mask of one segmentation, on disk."""
-
-    def __init__(self, group: zarr.Group, spec: ResultSpec):
-        self._group = group
-        self.spec = spec
-        self._probabilities = tuple(group[f"probabilities/{i}"] for i in range(self.n_levels))
-        self._masks = tuple(group[f"mask/{i}"] for i in range(self.n_levels))
-        self._weight = group["weight"]
-        self._done = group["done"]
-
-    @property
-    def path(self) -> Path:
-        return Path(str(self._group.store.root))
-
-    @property
-    def n_levels(self) -> int:
-        return int(self._group.attrs["n_levels"])
-
-    @classmethod
-    def create(cls, path: Path, spec: ResultSpec) -> ResultStore:
-        """Create an empty store at ``path`` (replacing anything there)."""
-        group = zarr.open_group(path, mode="w")
-        shapes = pyramid_shapes(spec.grid.shape)
-        n_classes, s = len(spec.class_names), spec.grid.stride
-        for level, shape in enumerate(shapes):
-            chunk = (min(s, shape[0]), min(s, shape[1]))
-            group.create_array(f"probabilities/{level}", shape=(n_classes, *shape),
-                               chunks=(n_classes, *chunk), dtype="float32", fill_value=0.0,
-                               compressors=COMPRESSORS)
-            group.create_array(f"mask/{level}", shape=shape, chunks=chunk, dtype="uint8",
-                               fill_value=0, compressors=COMPRESSORS)
-        group.create_array("weight", shape=spec.grid.shape, chunks=(s, s), dtype="float32",
-                           fill_value=0.0, compressors=COMPRESSORS)
-        done_chunks = tuple(min(256, n) for n in spec.grid.grid_shape)
-        group.create_array("done", shape=spec.grid.grid_shape, chunks=done_chunks,
-                           dtype="uint8", fill_value=0)
-        group.attrs.update({"spec": spec.to_json(), "n_levels": len(shapes)})
-        return cls(group, spec)
-
-    @classmethod
-    def open(cls, path: Path) -> ResultStore:
-        if not (Path(path) / "zarr.json").is_file():
-            raise WorkspaceError(path, "no segmentation results here (zarr.json missing)")
-        group = zarr.open_group(path, mode="r+")
-        return cls(group, ResultSpec.from_json(group.attrs["spec"]))
-
-    def mask_levels(self) -> tuple[zarr.Array, ...]:
-        """The label mask pyramid, (h, w) uint8 each, largest first."""
-        return self._masks
-
-    def probability_levels(self) -> tuple[zarr.Array, ...]:
-        """The probability pyramid, (n_classes, h, w) float32 each, largest first."""
-        return self._probabilities
-
-    @property
-    def scale(self) -> tuple[float, float]:
-        """µm/px (y, x) of level 0, for napari's ``scale``."""
-        return self.spec.mpp
-
-    @property
-    def translate(self) -> tuple[float, float]:
-        """µm offset (y, x) that centres level-0 result pixels on the slide's pixels."""
-        d = self.spec.grid.downsample
-        return ((d - 1) / 2 * self.spec.slide_mpp[0], (d - 1) / 2 * self.spec.slide_mpp[1])
-
-    def done_tiles(self) -> np.ndarray:
-        """(rows, cols) bool: which tiles are finished."""
-        return self._done[...].astype(bool)
-
-    def accumulate(self, region: BlendedRegion) -> None:
-        """Blend ``region`` into the stored running mean and refresh the mask pyramid."""
-        (y, x), (h, w) = region.location, region.weight.shape
-        rows, cols = slice(y, y + h), slice(x, x + w)
-        old_weight = self._weight[rows, cols]
-        old = self._probabilities[0][:, rows, cols]
-        weight = old_weight + region.weight
-        safe = np.where(weight > 0, weight, 1.0)
-        probabilities = ((old * old_weight + region.weighted) / safe).astype(np.float32)
-        mask = np.where(weight > 0, probabilities.argmax(axis=0), 0).astype(np.uint8)
-        self._probabilities[0][:, rows, cols] = probabilities
-        self._weight[rows, cols] = weight
-        self._masks[0][rows, cols] = mask
-        self._write_lower_levels((y, x), probabilities, mask)
-
-    def _write_lower_levels(self, location: tuple[int, int], probabilities: np.ndarray,
-                            mask: np.ndarray) -> None:
-        """Level k pixel (i, j) samples level 0 at (i * 2**k, j * 2**k)."""
-        (y, x), (h, w) = location, mask.shape
-        for level in range(1, self.n_levels):
-            f = 2**level
-            ky0, kx0 = -(-y // f), -(-x // f)
-            ky1, kx1 = -(-(y + h) // f), -(-(x + w) // f)
-            if ky1 <= ky0 or kx1 <= kx0:
-                continue
-            pick = (slice(ky0 * f - y, None, f), slice(kx0 * f - x, None, f))
-            self._masks[level][ky0:ky1, kx0:kx1] = mask[pick]
-            self._probabilities[level][:, ky0:ky1, kx0:kx1] = probabilities[(slice(None), *pick)]
-
-    def mark_done(self, done: np.ndarray, indices: np.ndarray) -> None:
-        """Persist tiles ``indices`` as finished; ``done`` is the caller's full (rows, cols)
-        bool copy, already updated. Writes only the rows the tiles lie in."""
-        rows = np.asarray(indices) // self.spec.grid.grid_shape[1]
-        r0, r1 = int(rows.min()), int(rows.max()) + 1
-        self._done[r0:r1, :] = done[r0:r1].astype(np.uint8)
-
-    def reset(self) -> None:
-        """Forget every result (the next run starts from scratch)."""
-        for array in (*self._probabilities, *self._masks, self._weight, self._done):
-            array[...] = 0
+class WorkspaceBusyError(WorkspaceError):
+    """Another run holds the workspace's lock."""
 
 
 class RunLog:
-    """Append-only JSON lines: one record per run event."""
+    """Append-only JSON lines: one record per run event; a torn last line is skipped."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -216,23 +49,62 @@ class RunLog:
     def append(self, record: dict) -> None:
         line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **record},
                           default=str)
-        with self.path.open("a", encoding="utf-8") as file:
-            file.write(line + "\n")
+        append_line(self.path, line)
 
     def records(self) -> list[dict]:
         if not self.path.is_file():
             return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        records = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                continue  # a line torn by a crash
+        return records
+
+
+def folder_writable(folder: Path) -> bool:
+    """Whether ``folder`` exists or can be made, and a file can be created in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".histoseg-write-test-{time.monotonic_ns()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def fallback_dir(slide_path: Path, identity: str) -> Path:
+    """The per-user workspace of a slide whose own folder cannot be written."""
+    import platformdirs
+
+    base = Path(platformdirs.user_data_dir(APP_NAME)) / "workspaces"
+    return base / f"{Path(slide_path).name}-{identity[:16]}{WORKSPACE_SUFFIX}"
+
+
+def workspace_dir_for(slide_path: str | Path, out_dir: str | Path | None = None) -> Path:
+    """Where the results of ``slide_path`` are (or will be) stored.
+
+    ``out_dir`` when given; else ``<slide>.histoseg`` beside the slide when it
+    exists or can be created; else the per-user :func:`fallback_dir`.
+    """
+    if out_dir is not None:
+        return Path(out_dir)
+    default = Workspace.default_dir(slide_path)
+    if default.is_dir() or folder_writable(default.parent):
+        return default
+    return fallback_dir(Path(slide_path), slide_identity(slide_path))
 
 
 class Workspace:
-    """The folder of one slide's results. Build with :meth:`open`."""
+    """The folder of one slide's results. Build with :meth:`open` or :meth:`find`."""
 
-    def __init__(self, root: Path, slide_path: Path | None):
-        self.root = root
+    def __init__(self, root: Path, slide_path: Path | None, foreign: str | None = None):
+        self.root = Path(root)
         self.slide_path = slide_path
-        self.run_log = RunLog(root / "runs.jsonl")
+        self.run_log = RunLog(self.root / "runs.jsonl")
+        self._foreign = foreign
 
     @staticmethod
     def default_dir(slide_path: str | Path) -> Path:
@@ -245,50 +117,135 @@ class Workspace:
         """Open (creating if needed) the workspace of a slide file, or a workspace folder.
 
         Args:
-            slide_or_dir: a slide file (its workspace is ``out_dir`` or
-                ``<slide>.histoseg``), or an existing workspace folder.
-            out_dir: a folder to use instead of the default one.
+            slide_or_dir: a slide file (its workspace is ``out_dir``, else
+                ``<slide>.histoseg``, else a per-user folder when the slide's
+                folder cannot be written), or an existing workspace folder.
+            out_dir: a folder to use instead.
         """
         path = Path(slide_or_dir)
         if path.is_dir() and out_dir is None:
-            info = path / "workspace.json"
-            slide = json.loads(info.read_text())["slide"] if info.is_file() else None
+            slide = _read_info(path).get("slide")
             return cls(path, Path(slide) if slide else None)
         if not path.is_file():
             raise WorkspaceError(path, "neither a slide file nor a workspace folder")
-        root = Path(out_dir) if out_dir is not None else cls.default_dir(path)
+        root = workspace_dir_for(path, out_dir)
+        identity = slide_identity(path)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            (root / "workspace.json").write_text(json.dumps({"slide": str(path.resolve())}))
+            info = _read_info(root)
+            foreign = _foreign_slide(info, identity)
+            if not foreign and info.get("identity") != identity:
+                _write_info(root, path, identity)
         except OSError as err:
             raise WorkspaceError(root, f"cannot create the workspace folder ({err}); "
                                        "choose another with --out") from err
-        return cls(root, path)
+        return cls(root, path, foreign)
+
+    @classmethod
+    def find(cls, slide_path: str | Path) -> Workspace | None:
+        """The existing workspace of ``slide_path`` (default, else per-user), or None.
+
+        Creates nothing; for readers that only show earlier results.
+        """
+        identity = slide_identity(slide_path)
+        for folder in (cls.default_dir(slide_path), fallback_dir(Path(slide_path), identity)):
+            if folder.is_dir():
+                return cls(folder, Path(slide_path), _foreign_slide(_read_info(folder), identity))
+        return None
 
     @property
     def results_path(self) -> Path:
         return self.root / "results.zarr"
 
     def results(self) -> ResultStore | None:
-        """The stored results, or None when this workspace has none yet."""
+        """The stored results, or None when there are none yet.
+
+        Raises:
+            WorkspaceError: they are damaged, or belong to another slide.
+        """
         if not (self.results_path / "zarr.json").is_file():
             return None
+        if self._foreign:
+            raise WorkspaceError(self.root, (
+                f"holds the results of another slide ({self._foreign}), not of "
+                f"{self.slide_path}; choose another folder (--out) or replace them (--restart)"))
         return ResultStore.open(self.results_path)
 
     def results_for(self, spec: ResultSpec, restart: bool = False) -> ResultStore:
         """The store for a run with ``spec``: the existing one to resume, or a new one.
 
         Raises:
-            WorkspaceError: results from a different model or grid are present and
-                ``restart`` is False.
+            WorkspaceError: results of a different slide, model or grid are present,
+                or damaged ones, and ``restart`` is False.
+            WorkspaceBusyError: another run is writing here.
         """
-        existing = self.results()
-        if existing is not None and not restart:
-            if existing.spec == spec:
-                return existing
-            raise WorkspaceError(self.results_path, (
-                f"holds results of another run (model {existing.spec.model!r}, "
-                f"tile_size {existing.spec.grid.tile_size}, halo {existing.spec.grid.halo}, "
-                f"downsample {existing.spec.grid.downsample:g}); restart to replace them "
-                "(--restart) or write elsewhere (--out DIR)"))
-        return ResultStore.create(self.results_path, spec)
+        with self.lock():
+            if not restart:
+                existing = self.results()
+                if existing is None:
+                    return self._create(spec)
+                if existing.spec == spec:
+                    return existing
+                raise WorkspaceError(self.results_path, (
+                    f"holds results of another run (model {existing.spec.model!r}, "
+                    f"tile_size {existing.spec.grid.tile_size}, halo {existing.spec.grid.halo}, "
+                    f"downsample {existing.spec.grid.downsample:g}); restart to replace them "
+                    "(--restart) or write elsewhere (--out DIR)"))
+            return self._create(spec)
+
+    def _create(self, spec: ResultSpec) -> ResultStore:
+        for stale in self.root.glob(f"{self.results_path.name}.*-*"):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a crash during creation
+        store = ResultStore.create(self.results_path, spec)
+        if self.slide_path is not None and self._foreign:
+            _write_info(self.root, self.slide_path, slide_identity(self.slide_path))
+            self._foreign = None
+        return store
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold this workspace's lock; WorkspaceBusyError at once if another run has it."""
+        with workspace_lock(self.root):
+            yield
+
+
+@contextlib.contextmanager
+def workspace_lock(root: Path) -> Iterator[None]:
+    """Hold the lock file ``root/.lock`` (filelock); refuse at once when it is taken."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(Path(root) / ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as err:
+        raise WorkspaceBusyError(root, "another segmentation run is writing here; wait for it "
+                                       "to finish, or choose another folder (--out)") from err
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _read_info(root: Path) -> dict:
+    """``workspace.json`` of ``root``; {} when absent, {"damaged": ...} when unreadable."""
+    path = Path(root) / "workspace.json"
+    if not path.is_file():
+        return {}
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return info if isinstance(info, dict) else {"damaged": "not a JSON object"}
+    except (OSError, ValueError) as err:
+        return {"damaged": str(err)}
+
+
+def _foreign_slide(info: dict, identity: str) -> str | None:
+    """The other slide a workspace belongs to, or None when it is this one's (or new)."""
+    if "damaged" in info:
+        return f"unknown: its workspace.json is damaged ({info['damaged']})"
+    recorded = info.get("identity")
+    return None if recorded in (None, identity) else str(info.get("slide", "unknown"))
+
+
+def _write_info(root: Path, slide_path: Path, identity: str) -> None:
+    text = json.dumps({"slide": str(Path(slide_path).resolve()), "identity": identity}, indent=1)
+    atomic_write_bytes(Path(root) / "workspace.json", text.encode("utf-8"))

@@ -147,8 +147,9 @@ def config_path(weights_path: str | Path) -> Path:
 def save_checkpoint(model: nn.Module, config: ModelConfig, path: str | Path) -> Path:
     """Write ``path`` (.safetensors) and its JSON config beside it; returns ``path``.
 
-    Both files are written to a temporary name first and then renamed, so a crash
-    never leaves half a checkpoint under the final name.
+    Both files are written to temporary names and fsynced first, then renamed one
+    right after the other (and the folder fsynced), so a crash never leaves half a
+    file under a final name, and the pair is replaced together.
     """
     from safetensors.torch import save_file
 
@@ -162,23 +163,37 @@ def save_checkpoint(model: nn.Module, config: ModelConfig, path: str | Path) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {key: value.detach().to("cpu").contiguous() for key, value in model.state_dict().items()}
     metadata = {"format": FORMAT, "architecture": config.architecture}
-    _write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
-    save_config(config, path)
+    text = json.dumps(config.to_dict(), indent=2)
+    _write_pair([(path, lambda tmp: save_file(state, str(tmp), metadata=metadata)),
+                 (config_path(path), lambda tmp: tmp.write_text(text))])
     return path
 
 
 def save_config(config: ModelConfig, weights_path: str | Path) -> Path:
     """Write (or replace) the JSON config beside ``weights_path``, atomically."""
-    text = json.dumps(config.to_dict(), indent=2)
-    json_path = config_path(weights_path)
-    _write_atomic(json_path, lambda tmp: tmp.write_text(text))
-    return json_path
+    from napari_histoseg.io.atomic import atomic_write_bytes
+
+    return atomic_write_bytes(config_path(weights_path), json.dumps(config.to_dict(), indent=2).encode())
 
 
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+def _write_pair(files) -> None:
+    """Write each (path, write) to a temporary file and fsync it; then rename all."""
+    from napari_histoseg.io.atomic import fsync_dir, temporary_name
+
+    staged = []
+    try:
+        for path, write in files:
+            tmp = temporary_name(path)
+            staged.append((tmp, path))
+            write(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    fsync_dir(Path(files[0][0]).parent)
 
 
 def read_config(path: str | Path) -> ModelConfig:

@@ -1,0 +1,149 @@
+"""Keeping a ResultStore exact: tile predictions are stored, blocks are recomputed, never summed.
+
+Nothing is incremented in place. Each step overwrites whole chunks with values
+that are a fixed function of what is already on disk, so redoing any step
+writes the same bytes, and a crash at any moment leaves a store that a resume
+completes to exactly the bytes of an uninterrupted run:
+
+1. :meth:`ResultUpdater.save_tiles`: each finished tile's prediction (softmax
+   x 255, uint8, its whole window) is written as one chunk of ``histoseg/tiles``.
+2. :meth:`ResultUpdater.publish`: every level-0 block (tile core) that those
+   tiles reach is recomputed from the stored predictions of the done tiles
+   around it (:func:`napari_histoseg.io.blend.blend_block`) and written as one
+   whole chunk; then each overview chunk above a changed block is rebuilt from
+   its 2 x 2 children; last, ``histoseg/done`` (one chunk) records the tiles.
+
+A tile whose ``done`` was not yet written is recomputed on resume; its step 1
+and 2 then rewrite the same chunks with the same bytes. Blocks and overview
+chunks are always recomputed from all done tiles, so their final value does
+not depend on the order or grouping in which tiles finished.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from napari_histoseg.geometry import blend_weights
+from napari_histoseg.io.blend import blend_block, block_box, labels_of, pool_2x2
+from napari_histoseg.io.results import ResultStore
+
+#: Memory for decoded tile predictions (a batch and its neighbours' rows), bytes.
+CACHE_BYTES = 128 * 2**20
+
+
+class ResultUpdater:
+    """Writes tile predictions into a store and republishes the blocks they reach.
+
+    Not thread-safe: one writer thread owns it (the workspace lock keeps other
+    processes out).
+    """
+
+    def __init__(self, store: ResultStore, cache_bytes: int = CACHE_BYTES):
+        self.store = store
+        self.grid = store.spec.grid
+        self.done = store.done_tiles()
+        self._weights = blend_weights(self.grid.tile_size, self.grid.halo)
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._n_classes = len(store.spec.class_names)
+        self._cache_tiles = max(cache_bytes // (self._n_classes * self.grid.tile_size**2), 16)
+
+    def save_tiles(self, indices: np.ndarray, predictions: np.ndarray) -> None:
+        """Store (B, C, tile_size, tile_size) uint8 ``predictions`` of flat tile ``indices``.
+
+        Each tile is one whole chunk; neighbours in a row go in one zarr call.
+        """
+        indices = np.asarray(indices, dtype=np.int64)
+        cols = self.grid.grid_shape[1]
+        order = np.argsort(indices, kind="stable")
+        for run in _runs(indices[order], cols):
+            positions = order[np.searchsorted(indices[order], run)]
+            row, first = divmod(int(run[0]), cols)
+            self.store.tiles[row, first:first + len(run)] = predictions[positions]
+        for index, prediction in zip(indices, predictions):
+            self._remember(int(index), np.ascontiguousarray(prediction))
+
+    def publish(self, indices: np.ndarray) -> None:
+        """Count saved tiles ``indices`` as done: recompute what they reach, then record them."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if not len(indices):
+            return
+        done = self.done.copy()
+        done.ravel()[indices] = True
+        runs = _block_runs(self._blocks_reached(indices))
+        for row, first, last in runs:
+            self._write_blocks(row, first, last, done)
+        for level in range(1, self.store.n_levels):
+            runs = _block_runs({(r // 2, c // 2) for row, first, last in runs
+                                for r in (row,) for c in range(first, last + 1)})
+            for row, first, last in runs:
+                self._write_overview(level, row, first, last)
+        self.store.done[...] = done.astype(np.uint8)
+        self.done = done
+
+    def _blocks_reached(self, indices: np.ndarray) -> set[tuple[int, int]]:
+        """Blocks (row, col) in the 3 x 3 neighbourhood of each tile."""
+        rows, cols = self.grid.grid_shape
+        reached = set()
+        for index in indices:
+            r, c = divmod(int(index), cols)
+            reached.update((rr, cc) for rr in range(max(r - 1, 0), min(r + 2, rows))
+                           for cc in range(max(c - 1, 0), min(c + 2, cols)))
+        return reached
+
+    def _write_blocks(self, row: int, first: int, last: int, done: np.ndarray) -> None:
+        """Recompute level-0 blocks (row, first..last) and write them in one call per array."""
+        parts = [blend_block(self.grid, row, col, done, self._window, self._weights,
+                             self._n_classes) for col in range(first, last + 1)]
+        probabilities = np.concatenate(parts, axis=2)
+        y0, x0, _, _ = block_box(self.grid, row, first)
+        y1, x1 = y0 + probabilities.shape[1], x0 + probabilities.shape[2]
+        self.store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16)
+        self.store.mask_levels()[0][y0:y1, x0:x1] = labels_of(probabilities)
+
+    def _write_overview(self, level: int, row: int, first: int, last: int) -> None:
+        """Rebuild level ``level``'s chunks (row, first..last) from their 2 x 2 children."""
+        s = self.grid.stride
+        below = self.store.probability_levels()[level - 1]
+        children = below[:, 2 * row * s:(2 * row + 2) * s, 2 * first * s:(2 * last + 2) * s]
+        pooled = pool_2x2(children.astype(np.float32))
+        y0, x0 = row * s, first * s
+        y1, x1 = y0 + pooled.shape[1], x0 + pooled.shape[2]
+        self.store.probability_levels()[level][:, y0:y1, x0:x1] = pooled.astype(np.float16)
+        self.store.mask_levels()[level][y0:y1, x0:x1] = labels_of(pooled)
+
+    def _window(self, index: int) -> np.ndarray:
+        cached = self._cache.get(index)
+        if cached is not None:
+            self._cache.move_to_end(index)
+            return cached
+        r, c = divmod(index, self.grid.grid_shape[1])
+        window = self.store.tiles[r, c]
+        self._remember(index, window)
+        return window
+
+    def _remember(self, index: int, window: np.ndarray) -> None:
+        self._cache[index] = window
+        self._cache.move_to_end(index)
+        while len(self._cache) > self._cache_tiles:
+            self._cache.popitem(last=False)
+
+
+def _runs(ordered: np.ndarray, cols: int) -> list[np.ndarray]:
+    """Split sorted flat indices into runs of consecutive tiles within one row."""
+    if not len(ordered):
+        return []
+    breaks = np.flatnonzero((np.diff(ordered) != 1) | (np.diff(ordered // cols) != 0)) + 1
+    return np.split(ordered, breaks)
+
+
+def _block_runs(blocks: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """(row, first col, last col) of runs of neighbouring blocks, row-major."""
+    runs: list[list[int]] = []
+    for row, col in sorted(blocks):
+        if runs and runs[-1][0] == row and runs[-1][2] == col - 1:
+            runs[-1][2] = col
+        else:
+            runs.append([row, col, col])
+    return [tuple(run) for run in runs]
