@@ -53,10 +53,9 @@ def test_resumed_training_matches_an_uninterrupted_run():
 
 def test_early_stopping_stops_after_patience(monkeypatch):
     from napari_histoseg.training import loop
-    from napari_histoseg.training.metrics import scores
 
-    flat = scores(np.array([[5, 1], [1, 5]]))            # the same validation score every epoch
-    monkeypatch.setattr(loop, "evaluate", lambda model, data, device: flat)
+    flat = {"all": np.array([[5, 1], [1, 5]])}          # the same validation score every epoch
+    monkeypatch.setattr(loop, "evaluate_by_source", lambda model, data, device: flat)
     stats = list(make_trainer(epochs=50, patience=2).epochs())
     assert [s.epoch for s in stats] == [1, 2, 3] and [s.improved for s in stats] == [True, False, False]
 
@@ -87,3 +86,13 @@ def test_the_fusion_network_trains_with_its_combined_loss():
     trainer = Trainer(model, data, None, TrainConfig(epochs=1, batch_size=2, loss="fusion"))
     (stats,) = list(trainer.epochs())
     assert np.isfinite(stats.train_loss) and stats.val is None
+
+
+def test_source_dice_selection_weighs_every_source_alike():
+    from napari_histoseg.training.loop import selection_score
+
+    big_good = np.array([[900, 0], [0, 900]])             # Dice 1.0 on many pixels
+    small_bad = np.array([[10, 0], [10, 0]])              # Dice 0.0 on few pixels
+    matrices = {"big": big_good, "small": small_bad}
+    assert selection_score(matrices, "source_dice") == 0.5
+    assert selection_score(matrices, "miou") > 0.9

@@ -29,8 +29,8 @@ from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, 
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
-from napari_histoseg.inference.session import (PreparedRun, SegmentRequest, prepare_run,
-                                                restrict_to_box, start_run)
+from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
+                                                start_run)
 from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
 from napari_histoseg.io.workspace import workspace_dir_for
 

@@ -26,13 +26,16 @@ from napari_histoseg.training.sources import IGNORE_LABEL
 
 LOSSES = ("ce", "fusion")
 SCHEDULES = ("cosine", "constant")
+#: How the best epoch is chosen: pooled validation MIoU, or the mean over validation sources
+#: of their Dice on the non-background classes (each source counts alike, however large).
+SELECTIONS = ("miou", "source_dice")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings. ``steps_per_epoch`` draws that many batches (weighted, with
     replacement) instead of one pass; ``patience`` stops after that many epochs without a
-    better validation MIoU."""
+    better validation score (``selection``)."""
 
     epochs: int = 70
     batch_size: int = 6
@@ -44,19 +47,22 @@ class TrainConfig:
     device: str | None = None
     steps_per_epoch: int | None = None
     patience: int | None = None
+    selection: str = "miou"
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
             raise ValueError(f"epochs and batch_size must be >= 1 and learning_rate > 0, got "
                              f"{self.epochs}, {self.batch_size}, {self.learning_rate}")
-        if self.loss not in LOSSES or self.schedule not in SCHEDULES:
-            raise ValueError(f"loss must be one of {LOSSES} and schedule one of {SCHEDULES}, "
-                             f"got {self.loss!r}, {self.schedule!r}")
+        if self.loss not in LOSSES or self.schedule not in SCHEDULES or self.selection not in SELECTIONS:
+            raise ValueError(f"loss must be one of {LOSSES}, schedule one of {SCHEDULES} and "
+                             f"selection one of {SELECTIONS}; got {self.loss!r}, {self.schedule!r}, "
+                             f"{self.selection!r}")
 
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What one epoch did: mean training loss, held-out scores, learning rate, wall time (s)."""
+    """What one epoch did: mean training loss, held-out scores and the selection score on them,
+    learning rate, wall time (s)."""
 
     epoch: int
     train_loss: float
@@ -64,6 +70,7 @@ class EpochStats:
     learning_rate: float
     seconds: float
     improved: bool = False
+    score: float | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -88,7 +95,7 @@ class Trainer:
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, config.epochs)
                           if config.schedule == "cosine" else None)
         self.epoch = 0
-        self.best_miou = -1.0
+        self.best_score = -1.0
         self.best_epoch = 0
 
     def epochs(self) -> Generator[EpochStats, None, None]:
@@ -98,13 +105,16 @@ class Trainer:
             self.epoch += 1
             learning_rate = self.optimiser.param_groups[0]["lr"]
             loss = self._train_epoch()
-            val = evaluate(self.model, self.val_set, self.device) if self.val_set else None
+            matrices = evaluate_by_source(self.model, self.val_set, self.device) if self.val_set else {}
+            val = scores(sum(matrices.values())) if matrices else None
+            score = selection_score(matrices, self.config.selection) if matrices else None
             if self.scheduler is not None:
                 self.scheduler.step()
-            improved = val is not None and val.miou > self.best_miou
+            improved = score is not None and score > self.best_score
             if improved:
-                self.best_miou, self.best_epoch = val.miou, self.epoch
-            yield EpochStats(self.epoch, loss, val, learning_rate, time.perf_counter() - start, improved)
+                self.best_score, self.best_epoch = score, self.epoch
+            yield EpochStats(self.epoch, loss, val, learning_rate, time.perf_counter() - start,
+                             improved, score)
 
     def out_of_patience(self) -> bool:
         patience = self.config.patience
@@ -161,7 +171,7 @@ class Trainer:
 
     def state_meta(self) -> dict:
         """Everything else needed to resume, as plain JSON-able values."""
-        return {"epoch": self.epoch, "best_miou": self.best_miou, "best_epoch": self.best_epoch,
+        return {"epoch": self.epoch, "best_score": self.best_score, "best_epoch": self.best_epoch,
                 "param_groups": self.optimiser.state_dict()["param_groups"],
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None}
 
@@ -177,20 +187,35 @@ class Trainer:
         self.optimiser.load_state_dict({"state": optimiser_state, "param_groups": meta["param_groups"]})
         if self.scheduler is not None and meta.get("scheduler"):
             self.scheduler.load_state_dict(meta["scheduler"])
-        self.epoch, self.best_miou, self.best_epoch = meta["epoch"], meta["best_miou"], meta["best_epoch"]
+        self.epoch, self.best_score, self.best_epoch = meta["epoch"], meta["best_score"], meta["best_epoch"]
 
 
 def evaluate(model, dataset, device) -> Scores:
     """Scores of ``model`` on ``dataset`` (one item at a time) from one confusion matrix."""
+    matrices = evaluate_by_source(model, dataset, device)
+    return scores(sum(matrices.values()) if matrices else np.zeros((2, 2), np.int64))
+
+
+def evaluate_by_source(model, dataset, device) -> dict[str, np.ndarray]:
+    """One confusion matrix per source of ``dataset`` (its ``entries[i].source``, else "all")."""
     import torch
 
     model.eval()
-    matrix = None
+    matrices: dict[str, np.ndarray] = {}
+    entries = getattr(dataset, "entries", None)
     with torch.inference_mode():
         for index in range(len(dataset)):
             image, target = dataset[index]
             logits = model.predict_logits(image[None].to(device))
             prediction = logits.argmax(1)[0].cpu().numpy()
-            batch = confusion_matrix(target.numpy(), prediction, logits.shape[1], IGNORE_LABEL)
-            matrix = batch if matrix is None else matrix + batch
-    return scores(matrix if matrix is not None else np.zeros((2, 2), np.int64))
+            matrix = confusion_matrix(target.numpy(), prediction, logits.shape[1], IGNORE_LABEL)
+            source = entries[index].source if entries is not None else "all"
+            matrices[source] = matrices.get(source, 0) + matrix
+    return matrices
+
+
+def selection_score(matrices: dict[str, np.ndarray], selection: str) -> float:
+    """The number the best epoch maximises (see ``SELECTIONS``)."""
+    if selection == "miou":
+        return scores(sum(matrices.values())).miou
+    return float(np.mean([np.mean(scores(m).dice[1:]) for m in matrices.values()]))
