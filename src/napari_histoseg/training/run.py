@@ -82,7 +82,7 @@ def finish(config: RunConfig, folder: RunFolder, best_epoch: int) -> RunFinished
     manifest = read_manifest(config.dataset)
     test = None
     if manifest.split("test"):
-        test = evaluate_checkpoint(folder.best_path, config.dataset, "test")
+        test = evaluate_checkpoint(folder.best_path, _shown(config.dataset), "test")
         model_config = read_config(folder.best_path)
         save_config(replace(model_config, metrics=test.as_metrics()), folder.best_path)
     return RunFinished(folder.best_path, best_epoch, test)
@@ -114,7 +114,7 @@ def checkpoint_config(config: RunConfig, manifest: Manifest, normalisation: dict
     from napari_histoseg.models.registry import ModelConfig
 
     stains = [p.source_stain["mean"] for p in manifest.split("train") if p.source_stain]
-    card = {**config.card, "dataset": str(config.dataset),
+    card = {**config.card, "dataset": str(_shown(config.dataset)),
             "sources": [s["name"] for s in manifest.sources],
             "train_patches": len(manifest.split("train")),
             "stain_range": _stain_range(stains)}
@@ -127,6 +127,14 @@ def checkpoint_config(config: RunConfig, manifest: Manifest, normalisation: dict
         provenance=f"histoseg train --config {config.source_file}" + (
             f"; fine-tuned from {config.model.base.name} ({base.sha256[:12]})" if base else ""),
         stain=manifest.stain, card=card)
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working folder when inside it, so checkpoints name no home folders."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
 
 
 def _stain_range(means: list) -> dict | None:
