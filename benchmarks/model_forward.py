@@ -7,6 +7,7 @@ inputs (40x key region and CK5/6). The baseline, timed in the same run, is a pla
 stack of 3x3 convs (3->64, then 7 x 64->64, ReLU) at full resolution.
 
 Run:  .venv/bin/python benchmarks/model_forward.py [--runs 5] [--paper-runs 3] [--threads N]
+      [--sizes tiny small]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from napari_histoseg.models.device import inference_context
-from napari_histoseg.models.registry import available_models, create_model
+from napari_histoseg.models.registry import available_models, create_model, model_class
 
 SIDE = 512
 
@@ -45,13 +46,15 @@ def median_latency(call, runs: int) -> float:
     return statistics.median(times)
 
 
-def cases(tile: torch.Tensor):
-    """(label, callable, is_paper_size) for every architecture and size."""
+def cases(tile: torch.Tensor, sizes: list[str] | None):
+    """(label, callable, is_paper_size) for every architecture and size (or only ``sizes``)."""
     baseline = conv_stack().eval()
     yield "baseline conv stack", lambda: baseline(tile), False
     box = torch.tensor([[SIDE // 4, SIDE // 4, SIDE // 2, SIDE // 2]])
     for name in available_models():
-        for size in ("tiny", "paper"):
+        for size in model_class(name)[1]:
+            if sizes and size not in sizes:
+                continue
             model = create_model(name, size=size).eval()
             yield f"{name} {size}", (lambda m=model: m.predict_logits(tile)), size == "paper"
             if name == "edge_fusion":
@@ -64,6 +67,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per tiny network")
     parser.add_argument("--paper-runs", type=int, default=3, help="timed runs per paper-size network")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--sizes", nargs="*", default=None, help="only these sizes, e.g. tiny small")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,7 +79,7 @@ def main() -> None:
     baseline = None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="No CK5/6 input")  # predict_logits is H&E-only on purpose
-        for label, call, paper in cases(tile):
+        for label, call, paper in cases(tile, args.sizes):
             seconds = median_latency(call, args.paper_runs if paper else args.runs)
             baseline = baseline or seconds
             print(f"  {label:<34}{seconds * 1000:>10.1f} ms{seconds / baseline:>9.2f}x baseline")

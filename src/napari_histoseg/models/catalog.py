@@ -18,7 +18,7 @@ from pathlib import Path
 from napari_histoseg.models.library import LibraryError, ModelLibrary, library_root
 
 PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
-#: The demo model shipped with the package (made by training/bundled_hinet.py).
+#: The demo model shipped with the package (made by training/configs/hinet-tiny-synthetic.yaml).
 BUNDLED_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-tiny-synthetic.safetensors"
 #: The starter model for real H&E (made by training/configs/real-tissue.yaml).
 REAL_TISSUE_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-small-real.safetensors"
