@@ -341,28 +341,3 @@ def _spin(box, low, high, value, special: str | None, step=1, decimals: int | No
     if special:
         box.setSpecialValueText(special)
     return box
-
-
-def _spin(box, low, high, value, special: str | None, step=1, decimals: int | None = None):
-    if decimals is not None:
-        box.setDecimals(decimals)
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    if special:
-        box.setSpecialValueText(special)
-    return box
-
-
-def _yield_cpu_to_the_gui() -> None:
-    """Lower this worker thread's scheduling priority (Linux: per-thread nice 10).
-
-    Threads it starts (tile prefetch, writer, torch's pool) inherit it, so on a
-    busy machine the GUI thread gets a core first. Elsewhere this does nothing.
-    """
-    import os
-
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                           min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19))
