@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import QTimer
 
+from napari_histoseg._qt import segment_widget
 from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
 
@@ -127,7 +128,8 @@ def test_models_and_devices_are_listed_off_the_gui_thread(qtbot, make_napari_vie
     assert [widget.device_box.itemText(i) for i in range(widget.device_box.count())][-1] == "cpu"
 
 
-def test_cancel_keeps_finished_tiles_and_resume_does_the_rest(qtbot, dock):
+def test_cancel_keeps_finished_tiles_and_resume_does_the_rest(qtbot, dock, monkeypatch):
+    monkeypatch.setattr(segment_widget, "REFRESH_INTERVAL_S", 0.02)   # publish after every tile
     dock.batch_box.setValue(1)
     dock.start()
     qtbot.waitUntil(lambda: dock.progress.value() >= 1, timeout=RUN_TIMEOUT_MS)

@@ -183,7 +183,7 @@ class SegmentWidget(QWidget):
             tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
             device=self.device_box.currentText(), restart=self.restart_box.isChecked(),
-            out_dir=self._out_dir)
+            out_dir=self._out_dir, publish_s=REFRESH_INTERVAL_S)
 
     def start(self) -> None:
         """Plan and segment in a worker thread; the GUI keeps running."""

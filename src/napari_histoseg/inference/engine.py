@@ -49,8 +49,9 @@ class SegmentParams:
         prefetch_batches: batches read ahead of the model.
         colour_lut: a (64, 64, 64, 3) uint8 stain-normalisation table for this slide
             (``stain.colour_lut``), applied to tiles before the model, or None.
-        publish_tiles: finished tiles are published (blended into the results,
-            shown, recorded as done) in groups of about this many, or every 2 s.
+        publish_tiles, publish_s: finished tiles are published (blended into the results,
+            shown, recorded as done) in groups of about this many, or every ``publish_s``
+            seconds (the dock asks for shorter intervals, so the mask fills in live).
     """
 
     batch_size: int = 8
@@ -59,6 +60,7 @@ class SegmentParams:
     prefetch_batches: int = 2
     colour_lut: np.ndarray | None = field(default=None, repr=False, compare=False)
     publish_tiles: int = 64
+    publish_s: float = 2.0
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -105,7 +107,7 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
     reader = TileReader(slide, grid, read_level, params.colour_lut)
     prefetcher = Prefetcher(reader, TileQueue(grid, pending, viewport),
                             params.batch_size, params.prefetch_batches)
-    writer = BatchWriter(store, publish_tiles=params.publish_tiles)
+    writer = BatchWriter(store, publish_tiles=params.publish_tiles, publish_s=params.publish_s)
     try:
         for indices, pixels in prefetcher:
             if cancel is not None and cancel.is_set():

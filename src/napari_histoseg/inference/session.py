@@ -49,6 +49,7 @@ class SegmentRequest:
     device: str = "auto"
     out_dir: Path | None = None
     restart: bool = False
+    publish_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     for message in applicability_warnings(slide_mpp, resolved.input_mpp, slide_stain, resolved.card):
         warn(f"WARNING: {message}")
     params = SegmentParams(batch_size=request.batch_size, device=request.device,
-                           normalisation=resolved.normalisation, colour_lut=lut)
+                           normalisation=resolved.normalisation, colour_lut=lut,
+                           publish_s=request.publish_s)
     return PreparedRun(slide, resolved, workspace, plan, params)
 
 
