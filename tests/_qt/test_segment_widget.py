@@ -111,8 +111,6 @@ def test_models_and_devices_are_listed_off_the_gui_thread(qtbot, make_napari_vie
                                                           monkeypatch):
     import threading
 
-    from napari_histoseg._qt import segment_widget
-
     threads = []
 
     def listing():
