@@ -44,6 +44,7 @@ def run_demo(slide_path: Path | None, screenshot: Path) -> int:
         model = default_model(open_slide(slide_path))
         if model.is_file():
             segment_dock.select_model(model)
+        segment_dock.restart_box.setChecked(True)    # results of an older version are replaced
         segment_dock.start()
         if not headless:
             napari.run()
