@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import os
 import time
 
@@ -78,7 +80,8 @@ def test_a_short_run_is_compared_adopted_and_rolled_back(qtbot, dock, ticks):
     assert [dock.table.item(row, 0).text() for row in range(dock.table.rowCount())] == [
         "MIoU", "Accuracy", "Dice non-tumour", "Dice tumour"]
     assert dock.table.item(0, 1).text() != "–"                   # the base model was scored too
-    assert dock.models_label.text() == f"Old: hinet-tiny-synthetic\nNew: {dock.run.name}"
+    base = Path(dock.base_box.currentData()).stem                # the first shipped checkpoint
+    assert dock.models_label.text() == f"Old: {base}\nNew: {dock.run.name}"
     assert "held-out test tiles" in dock.verdict.text()
     dock.adopt()
     adopted = dock.library.active("hinet")
