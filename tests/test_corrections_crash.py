@@ -66,7 +66,7 @@ def commit_until_killed(root: Path, run: int, rng: random.Random) -> dict[str, t
     output, _ = child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL
     reported = {}
-    for line in [*lines, *output.splitlines()]:
+    for line in ("".join(lines) + output).split("\n")[:-1]:     # a line cut by the kill was not said
         record_id, run_text, index_text = line.split()
         reported[record_id] = (int(run_text), int(index_text))
     return reported
