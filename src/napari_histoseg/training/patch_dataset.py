@@ -2,8 +2,9 @@
 
 Training items are random ``crop`` x ``crop`` crops of augmented patches;
 evaluation items are whole patches padded to a multiple of 32 (the padding is
-labelled ``IGNORE_LABEL`` so it counts for nothing). Patches are small and are
-decoded once and kept in memory.
+labelled ``IGNORE_LABEL`` so it counts for nothing). Decoded patches are kept in
+memory up to ``CACHE_BYTES``; past that (paper-scale datasets) they are read from
+disk each time.
 
 >>> data = PatchDataset("dataset/", "train", normalisation, crop=256)   # doctest: +SKIP
 >>> image, mask = data[0]            # (3, 256, 256) float32, (256, 256) int64
@@ -20,6 +21,8 @@ from napari_histoseg.training.dataset_format import DatasetError, PatchEntry, re
 from napari_histoseg.training.sources import IGNORE_LABEL, SourceError, read_pixels, read_rgb
 
 MODEL_MULTIPLE = 32
+#: Decoded patches kept in memory, at most (512 MiB: about 650 RGB patches of 512²).
+CACHE_BYTES = 512 * 2**20
 
 
 class PatchDataset:
@@ -47,6 +50,7 @@ class PatchDataset:
         self.epoch = 0
         self.weight_sources = weight_sources or {}
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._cached_bytes = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -60,15 +64,17 @@ class PatchDataset:
 
     def pair(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The stored (h, w, 3) uint8 image and (h, w) uint8 mask of item ``index``."""
-        if index not in self._cache:
-            entry = self.entries[index]
-            try:
-                image = read_rgb(self.root / entry.image)
-                mask = read_pixels(self.root / entry.mask)
-            except SourceError as error:
-                raise DatasetError(self.root, f"patch {entry.id}: {error}") from error
-            self._cache[index] = (image, mask)
-        return self._cache[index]
+        if index in self._cache:
+            return self._cache[index]
+        entry = self.entries[index]
+        try:
+            pair = read_rgb(self.root / entry.image), read_pixels(self.root / entry.mask)
+        except SourceError as error:
+            raise DatasetError(self.root, f"patch {entry.id}: {error}") from error
+        if self._cached_bytes + pair[0].nbytes + pair[1].nbytes <= CACHE_BYTES:
+            self._cache[index] = pair
+            self._cached_bytes += pair[0].nbytes + pair[1].nbytes
+        return pair
 
     def __getitem__(self, index: int):
         import torch

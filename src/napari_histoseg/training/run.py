@@ -47,6 +47,8 @@ def run_training(config: RunConfig) -> Generator[RunStarted | EpochStats | RunFi
     """Train as ``config`` says, resuming from ``config.output`` if it holds a state."""
     import torch
 
+    from napari_histoseg.models.registry import save_checkpoint
+
     manifest = ensure_dataset(config)
     base = _load_base(config)
     normalisation = base.config.normalisation if base else dataset_normalisation(config.dataset)
@@ -64,8 +66,6 @@ def run_training(config: RunConfig) -> Generator[RunStarted | EpochStats | RunFi
         trainer.load_state(*state)
     yield RunStarted(len(train_set), len(val_set), trainer.epoch, config.train.epochs)
     model_config = checkpoint_config(config, manifest, normalisation, base)
-    from napari_histoseg.models.registry import save_checkpoint
-
     for stats in trainer.epochs():
         if stats.improved or not folder.best_path.is_file():
             save_checkpoint(trainer.model, model_config, folder.best_path)
@@ -100,10 +100,12 @@ def ensure_dataset(config: RunConfig) -> Manifest:
     return read_manifest(config.dataset)
 
 
-def dataset_normalisation(root: Path) -> dict:
-    """Mean and std of the training patches' RGB (0-1), the model's input normalisation."""
+def dataset_normalisation(root: Path, max_patches: int = 1000) -> dict:
+    """Mean and std of the training patches' RGB (0-1), the model's input normalisation,
+    from at most ``max_patches`` patches spread evenly over the split."""
     data = PatchDataset(root, "train", {"mean": [0, 0, 0], "std": [1, 1, 1]})
-    pixels = np.concatenate([data.pair(i)[0].reshape(-1, 3)[::7] for i in range(len(data))])
+    chosen = np.unique(np.linspace(0, len(data) - 1, min(len(data), max_patches)).astype(int))
+    pixels = np.concatenate([data.pair(int(i))[0].reshape(-1, 3)[::7] for i in chosen])
     scaled = pixels.astype(np.float64) / 255
     return {"mean": [round(float(v), 4) for v in scaled.mean(0)],
             "std": [round(float(v), 4) for v in scaled.std(0)]}
