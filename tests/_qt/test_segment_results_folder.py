@@ -8,19 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg.io import workspace as workspace_module
-from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
-
-RUN_TIMEOUT_MS = 120_000
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
-                         input_mpp=1.0, tile_size=256)
-    return save_checkpoint(create_model("hinet", size="tiny"), config,
-                           tmp_path / "models" / "tiny.safetensors")
+from tests._qt.conftest import RUN_TIMEOUT_MS
 
 
 @pytest.fixture
@@ -31,17 +20,6 @@ def read_only_slide_folder(pyramid_tiff, tmp_path, monkeypatch):
                         lambda folder: folder != pyramid_tiff.parent and real(folder))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     return pyramid_tiff
-
-
-@pytest.fixture
-def dock(make_napari_viewer, pyramid_tiff, checkpoint):
-    viewer = make_napari_viewer()
-    viewer.open(str(pyramid_tiff), plugin="napari-histoseg")
-    widget = SegmentWidget(viewer)
-    widget.select_model(checkpoint)
-    widget.halo_box.setValue(32)
-    widget.device_box.setCurrentText("cpu")
-    return widget
 
 
 def test_read_only_slide_folder_stores_results_per_user_and_shows_where(

@@ -11,36 +11,10 @@ from qtpy.QtCore import QTimer
 from napari_histoseg._qt import segment_widget
 from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
+from tests._qt.conftest import RUN_TIMEOUT_MS, run_to_end
 
-RUN_TIMEOUT_MS = 120_000
 #: Longest tolerated GUI stall (see test_event_loop_keeps_turning_during_a_run).
 STALL_LIMIT_S = 0.6
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
-                         class_names=("non-tumour", "tumour"),
-                         class_colors=("#000000", "#00ff00"), input_mpp=1.0, tile_size=256)
-    return save_checkpoint(create_model("hinet", size="tiny"), config,
-                           tmp_path / "tiny.safetensors")
-
-
-@pytest.fixture
-def dock(make_napari_viewer, pyramid_tiff, checkpoint):
-    viewer = make_napari_viewer()
-    viewer.open(str(pyramid_tiff), plugin="napari-histoseg")
-    widget = SegmentWidget(viewer)
-    widget.select_model(checkpoint)
-    widget.halo_box.setValue(32)
-    widget.device_box.setCurrentText("cpu")
-    return widget
-
-
-def run_to_end(qtbot, widget: SegmentWidget):
-    """Wait until the run ends (the Segment button comes back); its summary."""
-    qtbot.waitUntil(widget.segment_button.isEnabled, timeout=RUN_TIMEOUT_MS)
-    return widget.last_summary
 
 
 def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg._qt.slide_widget import SlideWidget
-from tests._qt.test_segment_widget import checkpoint, run_to_end  # noqa: F401 - fixture
+from tests._qt.conftest import open_segment_dock, run_to_end
 from tests.conftest import tissue_like_rgb, write_pyramid_tiff
 
 
@@ -18,23 +17,13 @@ def no_mpp_slide(tmp_path):
                               levels=2, tile=256)
 
 
-def open_in_dock(viewer_factory, path, checkpoint_path):
-    viewer = viewer_factory()
-    viewer.open(str(path), plugin="napari-histoseg")
-    dock = SegmentWidget(viewer)
-    dock.select_model(checkpoint_path)
-    dock.halo_box.setValue(32)
-    dock.device_box.setCurrentText("cpu")
-    return viewer, dock
-
-
 def world_extent(layer) -> np.ndarray:
     return np.asarray(layer.extent.world, dtype=float)[:, -2:]
 
 
 def test_entered_mpp_puts_image_and_mask_in_the_same_units_and_extent(
-        qtbot, make_napari_viewer, no_mpp_slide, checkpoint):  # noqa: F811
-    viewer, dock = open_in_dock(make_napari_viewer, no_mpp_slide, checkpoint)
+        qtbot, make_napari_viewer, no_mpp_slide, checkpoint):
+    viewer, dock = open_segment_dock(make_napari_viewer, no_mpp_slide, checkpoint)
     assert dock.slide_mpp_row.isVisibleTo(dock) and dock.slide_mpp_row.value() is None
     dock.start()
     assert dock.worker is None and "states no µm/px" in dock.status.text()
@@ -53,12 +42,12 @@ def test_entered_mpp_puts_image_and_mask_in_the_same_units_and_extent(
     np.testing.assert_allclose(world_extent(image), [[0, 0], [767 * 0.5, 1023 * 0.5]])  # pixel centres
 
 
-def test_the_objective_power_prefills_the_slide_mpp(make_napari_viewer, tmp_path, checkpoint):  # noqa: F811
+def test_the_objective_power_prefills_the_slide_mpp(make_napari_viewer, tmp_path, checkpoint):
     path = tmp_path / "appmag-only.svs"
     tifffile.imwrite(path, tissue_like_rgb((256, 384)), tile=(128, 128), photometric="rgb",
                      description="Aperio Image Library v10.0.50\r\n384x256 [0,0 384x256] "
                                  "(128x128) JPEG/RGB Q=30|AppMag = 20")
-    viewer, dock = open_in_dock(make_napari_viewer, path, checkpoint)
+    viewer, dock = open_segment_dock(make_napari_viewer, path, checkpoint)
     assert dock.slide_mpp_row.isVisibleTo(dock)
     assert dock.slide_mpp_row.value() == pytest.approx(0.5)
     assert "20x objective" in dock.slide_mpp_row.note.text()
@@ -68,6 +57,6 @@ def test_the_objective_power_prefills_the_slide_mpp(make_napari_viewer, tmp_path
 
 
 def test_a_slide_that_states_its_mpp_is_not_asked_about(make_napari_viewer, pyramid_tiff,
-                                                        checkpoint):  # noqa: F811
-    _, dock = open_in_dock(make_napari_viewer, pyramid_tiff, checkpoint)
+                                                        checkpoint):
+    _, dock = open_segment_dock(make_napari_viewer, pyramid_tiff, checkpoint)
     assert not dock.slide_mpp_row.isVisibleTo(dock) and dock.slide_mpp_row.value() is None
