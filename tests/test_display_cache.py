@@ -97,7 +97,7 @@ class TinyStore:
         self.masks = [zarr.create_array(store={}, shape=s, chunks=(32, 32), dtype="uint8",
                                         fill_value=0) for s in shapes]
         self.probabilities = [zarr.create_array(store={}, shape=(2, *s), chunks=(2, 32, 32),
-                                                dtype="float32", fill_value=0.0) for s in shapes]
+                                                dtype="uint8", fill_value=0) for s in shapes]
 
     def mask_levels(self):
         return tuple(self.masks)
@@ -115,11 +115,11 @@ def test_result_view_update_maps_slide_boxes_onto_every_level():
         level[:, :]  # on screen: everything cached
     store.masks[0][40:48, 64:72] = 1  # a tile at slide px (80, 128), size (16, 16)
     store.masks[1][20:24, 32:36] = 1
-    store.probabilities[0][0, 40:48, 64:72] = 0.25
+    store.probabilities[0][0, 40:48, 64:72] = 127  # stored background 127 / 254 = 0.5
     assert view.update([((80, 128), (16, 16))]) == 4  # one chunk per level of both pyramids
     assert (view.mask_levels[0][40:48, 64:72] == 1).all()
     assert (view.mask_levels[1][20:24, 32:36] == 1).all()
-    np.testing.assert_allclose(view.probability_levels[0][40:48, 64:72], 0.75)
+    np.testing.assert_allclose(view.probability_levels[0][40:48, 64:72], 0.5)
 
 
 def test_a_later_run_with_the_same_layout_reuses_the_levels():

@@ -9,6 +9,7 @@ import pytest
 
 from napari_histoseg.inference.engine import SegmentParams, segment
 from napari_histoseg.inference.plan import GridParams, ModelInfo, plan_run
+from napari_histoseg.io.blend import dequantise
 from napari_histoseg.io.export import export_mask_ome_tiff
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.workspace import ResultStore, Workspace, WorkspaceError
@@ -47,20 +48,21 @@ def test_reopening_restores_the_results(segmented):
     # tissue tiles reaches x = 32 and finds no tumour on glass.
     assert (mask[:, :32] == ResultStore.NOT_COMPUTED).all()
     assert (mask[:, 32:90] == 0).all() and mask[:, 110:].max() == 1
-    probabilities = reopened.probability_levels()[0][...].astype(np.float32)
+    probabilities = dequantise(reopened.probability_levels()[0][...])
     assert probabilities.shape == (2, 512, 384)
     assert np.isnan(probabilities[:, :, :32]).all() and not np.isnan(probabilities[:, :, 32:]).any()
 
 
 def test_overview_levels_are_2x2_means_and_their_argmax(segmented):
     _, plan = segmented
-    fine = plan.store.probability_levels()[0][...].astype(np.float32)
-    coarse = plan.store.probability_levels()[1][...].astype(np.float32)
+    fine = dequantise(plan.store.probability_levels()[0][...])
+    coarse = dequantise(plan.store.probability_levels()[1][...])
     blocks = fine.reshape(2, 256, 2, 192, 2)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks stay NaN
         expected = np.nanmean(blocks, axis=(2, 4))
-    np.testing.assert_allclose(coarse, expected, atol=2**-11, equal_nan=True)
+    # the stored mean is rounded to the nearest step of 1/254
+    np.testing.assert_allclose(coarse, expected, atol=0.5 / 254 + 1e-6, equal_nan=True)
     labels = plan.store.mask_levels()[1][...]
     computed = ~np.isnan(coarse[0])
     np.testing.assert_array_equal(labels[computed], coarse[:, computed].argmax(axis=0))

@@ -124,20 +124,28 @@ def _tumour_probability_levels(store) -> list:
 
     levels = []
     for level in store.probability_levels():
-        tumour = 1 - da.from_zarr(level)[0]
-        levels.append(tumour.map_blocks(_inferno_rgba, dtype=np.uint8, new_axis=2,
-                                        chunks=(*tumour.chunks, (4,))))
+        background = da.from_zarr(level)[0]
+        levels.append(background.map_blocks(_inferno_rgba, dtype=np.uint8, new_axis=2,
+                                            chunks=(*background.chunks, (4,))))
     return levels
 
 
-def _inferno_rgba(probability: np.ndarray) -> np.ndarray:
-    """(h, w) float probability (NaN = not computed) -> (h, w, 4) uint8 RGBA."""
-    lut = _inferno_lut()
-    missing = np.isnan(probability)
-    index = np.clip(np.where(missing, 0, probability) * 255 + 0.5, 0, 255).astype(np.uint8)
-    rgba = lut[index]
-    rgba[missing] = 0
-    return rgba
+def _inferno_rgba(background: np.ndarray) -> np.ndarray:
+    """(h, w) stored background probability (uint8, 255 = not computed) -> (h, w, 4) RGBA
+    of 1 - background."""
+    return _stored_background_lut()[background]
+
+
+@functools.lru_cache(maxsize=1)
+def _stored_background_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA for each stored background value; not computed is transparent."""
+    from napari_histoseg.io.blend import NOT_COMPUTED, dequantise
+
+    tumour = 1 - dequantise(np.arange(256, dtype=np.uint8))
+    index = np.clip(np.nan_to_num(tumour) * 255 + 0.5, 0, 255).astype(np.uint8)
+    lut = _inferno_lut()[index]
+    lut[NOT_COMPUTED] = 0
+    return lut
 
 
 @functools.lru_cache(maxsize=1)

@@ -11,6 +11,12 @@ and ``w_t`` the sin² weights of :func:`napari_histoseg.geometry.blend_weights`.
 Tiles are summed in a fixed order (row-major over the 3 x 3 neighbourhood),
 so recomputing a block always gives the same bytes, whatever order the tiles
 finished in. Pixels that no done tile reaches are NaN ("not computed").
+
+Stored probabilities are uint8: ``round(P x 254)``, with ``NOT_COMPUTED``
+(255) for NaN (:func:`quantise`, :func:`dequantise`). Overview levels are
+pooled in integers from their stored children (:func:`pool_2x2`), so an
+overview is a fixed function of the bytes below it: exact whatever was
+recomputed or resumed, and cheap (no float conversions).
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import numpy as np
 
 from napari_histoseg.geometry import TileGrid
 
-#: Mask value of pixels that no finished tile reaches.
+#: Mask and stored-probability value of pixels that no finished tile reaches.
 NOT_COMPUTED = 255
+#: Stored probability of a certain class (probability 1.0).
+PROBABILITY_MAX = 254
 #: Windows of a grid, looked up by flat tile index: (C, tile_size, tile_size) uint8.
 WindowSource = Callable[[int], np.ndarray]
 
@@ -62,10 +70,26 @@ def blend_block(grid: TileGrid, row: int, col: int, done: np.ndarray, window: Wi
         return np.where(weight > 0, total / (255.0 * weight), np.nan).astype(np.float32)
 
 
-def labels_of(probabilities: np.ndarray) -> np.ndarray:
-    """(h, w) uint8 argmax of (C, h, w) probabilities; NOT_COMPUTED where they are NaN.
+def quantise(probabilities: np.ndarray) -> np.ndarray:
+    """Float probabilities in [0, 1] (NaN = not computed) -> uint8 as stored."""
+    missing = np.isnan(probabilities)
+    stored = np.rint(np.where(missing, 0, probabilities) * PROBABILITY_MAX).astype(np.uint8)
+    stored[missing] = NOT_COMPUTED
+    return stored
 
-    Ties go to the lower class id, as with ``np.argmax``.
+
+def dequantise(stored: np.ndarray) -> np.ndarray:
+    """Stored uint8 probabilities -> float32 in [0, 1], NaN where not computed."""
+    probabilities = stored.astype(np.float32) / PROBABILITY_MAX
+    probabilities[stored == NOT_COMPUTED] = np.nan
+    return probabilities
+
+
+def labels_of(probabilities: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 argmax of (C, h, w) probabilities; NOT_COMPUTED where they are missing.
+
+    Takes float probabilities (NaN = missing) or stored uint8 ones (255 =
+    missing). Ties go to the lower class id, as with ``np.argmax``.
     """
     best = probabilities[0]
     labels = np.zeros(best.shape, dtype=np.uint8)
@@ -73,29 +97,35 @@ def labels_of(probabilities: np.ndarray) -> np.ndarray:
         better = probabilities[index] > best
         labels[better] = index
         best = np.where(better, probabilities[index], best)
-    labels[np.isnan(probabilities[0])] = NOT_COMPUTED
+    if probabilities.dtype == np.uint8:
+        labels[probabilities[0] == NOT_COMPUTED] = NOT_COMPUTED
+    else:
+        labels[np.isnan(probabilities[0])] = NOT_COMPUTED
     return labels
 
 
-def pool_2x2(probabilities: np.ndarray) -> np.ndarray:
-    """(C, ceil(h/2), ceil(w/2)) float32 mean of each 2 x 2 block, ignoring NaN children.
+def pool_2x2(stored: np.ndarray) -> np.ndarray:
+    """(C, ceil(h/2), ceil(w/2)) uint8 rounded mean of each 2 x 2 block of stored probabilities.
 
-    A parent is NaN only when all its children are; the mean of a probability
-    field is the probability field of the coarser pixel.
+    Missing children (``NOT_COMPUTED``) are left out; a parent is missing only
+    when all its children are. The mean of a probability field is the
+    probability field of the coarser pixel. Integer arithmetic throughout.
     """
-    x = probabilities.astype(np.float32, copy=False)
-    c, h, w = x.shape
+    c, h, w = stored.shape
     if h % 2 or w % 2:  # only at the image's bottom or right edge
-        padded = np.full((c, h + h % 2, w + w % 2), np.nan, dtype=np.float32)
-        padded[:, :h, :w] = x
-        x = padded
-    missing = np.isnan(x)
-    quads = [(slice(None), slice(i, None, 2), slice(j, None, 2)) for i in (0, 1) for j in (0, 1)]
-    if not missing.any():  # the common case
-        return (x[quads[0]] + x[quads[1]] + x[quads[2]] + x[quads[3]]) * np.float32(0.25)
-    values = np.where(missing, np.float32(0), x)
-    present = (~missing).view(np.uint8)
-    total = values[quads[0]] + values[quads[1]] + values[quads[2]] + values[quads[3]]
-    count = present[quads[0]] + present[quads[1]] + present[quads[2]] + present[quads[3]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / count, np.float32(np.nan)).astype(np.float32)
+        padded = np.full((c, h + h % 2, w + w % 2), NOT_COMPUTED, dtype=np.uint8)
+        padded[:, :h, :w] = stored
+        stored = padded
+    missing = stored == NOT_COMPUTED
+    if not missing.any():  # the common case: every child computed
+        return ((_sum_2x2(stored.astype(np.uint16)) + 2) >> 2).astype(np.uint8)
+    count = _sum_2x2((~missing).astype(np.uint16))
+    total = _sum_2x2(np.where(missing, 0, stored).astype(np.uint16))
+    mean = (total + count // 2) // np.maximum(count, 1)
+    return np.where(count > 0, mean, NOT_COMPUTED).astype(np.uint8)
+
+
+def _sum_2x2(x: np.ndarray) -> np.ndarray:
+    """(C, h/2, w/2) sums of the 2 x 2 blocks of (C, h, w) ``x``; rows first, so reads stay contiguous."""
+    rows = x[:, 0::2] + x[:, 1::2]
+    return rows[:, :, 0::2] + rows[:, :, 1::2]

@@ -27,6 +27,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from napari_histoseg.io.blend import dequantise
+
 #: Bytes of decoded chunks kept per level (a 4K screen of float32 probabilities).
 CACHE_BYTES = 32 * 2**20
 
@@ -227,8 +229,9 @@ def _cached_zarr(array, transform, max_bytes: int, leading: bool = False) -> Cac
 
 
 def _tumour_probability(block: np.ndarray) -> np.ndarray:
-    """(classes, h, w) probabilities -> (h, w) probability of any non-background class."""
-    return (1 - block[0]).astype(np.float32)
+    """(classes, h, w) stored probabilities -> (h, w) float32 probability of any
+    non-background class, NaN where not computed."""
+    return 1 - dequantise(block[0])
 
 
 def _meets(key: tuple[int, int], chunk: tuple[int, int], rows: slice, cols: slice) -> bool:

@@ -26,11 +26,13 @@ from collections import OrderedDict
 import numpy as np
 
 from napari_histoseg.geometry import blend_weights
-from napari_histoseg.io.blend import blend_block, block_box, labels_of, pool_2x2
+from napari_histoseg.io.blend import blend_block, labels_of, pool_2x2, quantise
 from napari_histoseg.io.results import ResultStore
 
 #: Memory for decoded tile predictions (a batch and its neighbours' rows), bytes.
 CACHE_BYTES = 128 * 2**20
+#: Memory for chunks as stored (uint8), the children of the next overview rebuild, bytes.
+CHUNK_CACHE_BYTES = 64 * 2**20
 
 
 class ResultUpdater:
@@ -45,9 +47,9 @@ class ResultUpdater:
         self.grid = store.spec.grid
         self.done = store.done_tiles()
         self._weights = blend_weights(self.grid.tile_size, self.grid.halo)
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._n_classes = len(store.spec.class_names)
-        self._cache_tiles = max(cache_bytes // (self._n_classes * self.grid.tile_size**2), 16)
+        self._windows = ArrayCache(cache_bytes)
+        self._chunks = ArrayCache(CHUNK_CACHE_BYTES)
 
     def save_tiles(self, indices: np.ndarray, predictions: np.ndarray) -> None:
         """Store (B, C, tile_size, tile_size) uint8 ``predictions`` of flat tile ``indices``.
@@ -62,7 +64,7 @@ class ResultUpdater:
             row, first = divmod(int(run[0]), cols)
             self.store.tiles[row, first:first + len(run)] = predictions[positions]
         for index, prediction in zip(indices, predictions):
-            self._remember(int(index), np.ascontiguousarray(prediction))
+            self._windows.put(int(index), np.ascontiguousarray(prediction))
 
     def publish(self, indices: np.ndarray) -> None:
         """Count saved tiles ``indices`` as done: recompute what they reach, then record them."""
@@ -96,38 +98,72 @@ class ResultUpdater:
         """Recompute level-0 blocks (row, first..last) and write them in one call per array."""
         parts = [blend_block(self.grid, row, col, done, self._window, self._weights,
                              self._n_classes) for col in range(first, last + 1)]
-        probabilities = np.concatenate(parts, axis=2)
-        y0, x0, _, _ = block_box(self.grid, row, first)
-        y1, x1 = y0 + probabilities.shape[1], x0 + probabilities.shape[2]
-        self.store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16)
-        self.store.mask_levels()[0][y0:y1, x0:x1] = labels_of(probabilities)
+        self._write_chunks(0, row, first, np.concatenate(parts, axis=2))
 
     def _write_overview(self, level: int, row: int, first: int, last: int) -> None:
         """Rebuild level ``level``'s chunks (row, first..last) from their 2 x 2 children."""
+        children = [self._chunk_row(level - 1, 2 * row + dy, 2 * first, 2 * last + 1)
+                    for dy in (0, 1)]
+        children = [part for part in children if part is not None]
+        self._write_chunks(level, row, first, pool_2x2(np.concatenate(children, axis=1)))
+
+    def _write_chunks(self, level: int, row: int, first: int, probabilities: np.ndarray) -> None:
+        """Write (C, h, w) probabilities (float, or uint8 as stored) and their labels from
+        chunk (row, first) on."""
         s = self.grid.stride
-        below = self.store.probability_levels()[level - 1]
-        children = below[:, 2 * row * s:(2 * row + 2) * s, 2 * first * s:(2 * last + 2) * s]
-        pooled = pool_2x2(children.astype(np.float32))
+        stored = probabilities if probabilities.dtype == np.uint8 else quantise(probabilities)
         y0, x0 = row * s, first * s
-        y1, x1 = y0 + pooled.shape[1], x0 + pooled.shape[2]
-        self.store.probability_levels()[level][:, y0:y1, x0:x1] = pooled.astype(np.float16)
-        self.store.mask_levels()[level][y0:y1, x0:x1] = labels_of(pooled)
+        y1, x1 = y0 + stored.shape[1], x0 + stored.shape[2]
+        self.store.probability_levels()[level][:, y0:y1, x0:x1] = stored
+        self.store.mask_levels()[level][y0:y1, x0:x1] = labels_of(probabilities)
+        for col in range(first, first + -(-stored.shape[2] // s)):
+            part = stored[:, :, (col - first) * s:(col - first + 1) * s]
+            self._chunks.put((level, row, col), np.ascontiguousarray(part))
+
+    def _chunk_row(self, level: int, row: int, first: int, last: int) -> np.ndarray | None:
+        """(C, h, w) uint8 chunks (row, first..last) of a level as stored; None past its end."""
+        array = self.store.probability_levels()[level]
+        s = self.grid.stride
+        rows, cols = -(-array.shape[1] // s), -(-array.shape[2] // s)
+        if row >= rows:
+            return None
+        parts = []
+        for col in range(first, min(last, cols - 1) + 1):
+            chunk = self._chunks.get((level, row, col))
+            if chunk is None:
+                chunk = array[:, row * s:(row + 1) * s, col * s:(col + 1) * s]
+                self._chunks.put((level, row, col), chunk)
+            parts.append(chunk)
+        return np.concatenate(parts, axis=2)
 
     def _window(self, index: int) -> np.ndarray:
-        cached = self._cache.get(index)
-        if cached is not None:
-            self._cache.move_to_end(index)
-            return cached
-        r, c = divmod(index, self.grid.grid_shape[1])
-        window = self.store.tiles[r, c]
-        self._remember(index, window)
+        window = self._windows.get(index)
+        if window is None:
+            window = self.store.tiles[divmod(index, self.grid.grid_shape[1])]
+            self._windows.put(index, window)
         return window
 
-    def _remember(self, index: int, window: np.ndarray) -> None:
-        self._cache[index] = window
-        self._cache.move_to_end(index)
-        while len(self._cache) > self._cache_tiles:
-            self._cache.popitem(last=False)
+
+class ArrayCache:
+    """Least-recently-used arrays by key, at most ``max_bytes`` in all (one array always fits)."""
+
+    def __init__(self, max_bytes: int):
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[object, np.ndarray] = OrderedDict()
+
+    def get(self, key: object) -> np.ndarray | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: object, array: np.ndarray) -> None:
+        old = self._items.pop(key, None)
+        self._bytes += array.nbytes - (old.nbytes if old is not None else 0)
+        self._items[key] = array
+        while self._bytes > self._max_bytes and len(self._items) > 1:
+            self._bytes -= self._items.popitem(last=False)[1].nbytes
 
 
 def _runs(ordered: np.ndarray, cols: int) -> list[np.ndarray]:

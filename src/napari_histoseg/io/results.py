@@ -5,7 +5,8 @@ NGFF 0.5 reader, e.g. napari-ome-zarr, QuPath or vizarr, opens the pyramids)::
 
     zarr.json            attributes: "ome" (multiscales of the probabilities),
                          "histoseg" (ResultSpec and format version)
-    0 .. n-1             (C, h, w) float16 class probabilities, NaN = not computed
+    0 .. n-1             (C, h, w) uint8 class probabilities x 254 (rounded),
+                         255 = not computed (io.blend.dequantise decodes them)
     labels/mask/0 .. n-1 (h, w) uint8 class id per pixel, 255 = not computed;
                          an NGFF label image with the class colours and names
     histoseg/tiles       (rows, cols, C, tile_size, tile_size) uint8: each finished
@@ -14,7 +15,8 @@ NGFF 0.5 reader, e.g. napari-ome-zarr, QuPath or vizarr, opens the pyramids)::
 
 Level 0 is the analysis grid; its chunks are the tiles' cores (``stride``²),
 so every level-0 chunk is written whole. Level k+1 is the 2 x 2 mean of level
-k's probabilities (NaN children ignored) and its mask their argmax. Class ids
+k's stored probabilities (missing children ignored, integer rounding) and its
+mask their argmax. Class ids
 of computed pixels are the model's; ``NOT_COMPUTED`` (255) marks pixels no
 finished tile reaches, so counting class ids never counts them.
 
@@ -44,7 +46,7 @@ COMPRESSORS = (BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"),)
 #: Lower pyramid levels stop once the longer side fits this many pixels.
 MIN_PYRAMID_SIDE = 256
 #: Bumped when the layout changes; older stores are reported as needing a restart.
-FORMAT = 2
+FORMAT = 3
 NGFF_VERSION = "0.5"
 
 
@@ -105,7 +107,8 @@ class ResultStore:
 
     ``mask_levels()`` are (h, w) uint8 arrays, level 0 first, whose values are
     class ids where computed and ``NOT_COMPUTED`` (255) elsewhere;
-    ``probability_levels()`` are (C, h, w) float16 arrays, NaN where not computed.
+    ``probability_levels()`` are (C, h, w) uint8 arrays, probability x 254, and
+    ``NOT_COMPUTED`` where not computed (``io.blend.dequantise`` gives floats).
     """
 
     NOT_COMPUTED = NOT_COMPUTED
@@ -114,9 +117,9 @@ class ResultStore:
         self._group = group
         self.spec = spec
         n = int(group.attrs["histoseg"]["n_levels"])
-        self._probabilities = tuple(group[str(i)] for i in range(n))
-        self._masks = tuple(group[f"labels/mask/{i}"] for i in range(n))
-        self.tiles = group["histoseg/tiles"]
+        self._probabilities = tuple(_whole_chunks(group[str(i)]) for i in range(n))
+        self._masks = tuple(_whole_chunks(group[f"labels/mask/{i}"]) for i in range(n))
+        self.tiles = _whole_chunks(group["histoseg/tiles"])
         self.done = group["histoseg/done"]
 
     @property
@@ -174,7 +177,7 @@ class ResultStore:
         return self._masks
 
     def probability_levels(self) -> tuple[zarr.Array, ...]:
-        """The probability pyramid, (C, h, w) float16 each, largest first; NaN = not computed."""
+        """The probability pyramid, (C, h, w) uint8 x 254 each, largest first; 255 = not computed."""
         return self._probabilities
 
     @property
@@ -192,6 +195,15 @@ class ResultStore:
         return self.done[...].astype(bool)
 
 
+def _whole_chunks(array: zarr.Array) -> zarr.Array:
+    """``array`` writing every chunk it is given, even one equal to the fill value.
+
+    The store only writes computed chunks, so zarr's check for empty ones (a
+    full comparison with the NaN fill) would cost a third of each write for nothing.
+    """
+    return array.with_config({"write_empty_chunks": True})
+
+
 def _centre_offset(spec: ResultSpec, factor: int) -> tuple[float, float]:
     """µm offset of the centre of a level pixel that spans ``factor`` level-0 result px."""
     d = spec.grid.downsample * factor
@@ -205,7 +217,7 @@ def _build(group: zarr.Group, spec: ResultSpec) -> None:
     for level, shape in enumerate(shapes):
         chunk = (min(s, shape[0]), min(s, shape[1]))
         group.create_array(str(level), shape=(n_classes, *shape), chunks=(n_classes, *chunk),
-                           dtype="float16", fill_value=np.nan, compressors=COMPRESSORS,
+                           dtype="uint8", fill_value=NOT_COMPUTED, compressors=COMPRESSORS,
                            dimension_names=("c", "y", "x"))
         group.create_array(f"labels/mask/{level}", shape=shape, chunks=chunk, dtype="uint8",
                            fill_value=NOT_COMPUTED, compressors=COMPRESSORS,
