@@ -134,3 +134,18 @@ def test_out_of_memory_retries_with_smaller_batches(small_slide):
     assert [e.batch_size for e in reduced] == [2]
     assert "out of memory" in reduced[0].message and summary.batch_size == 2
     assert summary.tiles_computed == len(plan.tiles)
+
+
+def test_parallel_tile_reads_store_the_same_bytes(small_slide):
+    """Reading a batch's tiles in 4 threads (as for a GPU) changes nothing stored."""
+    slide, _ = small_slide
+    grid = GridParams(tile_size=128, halo=32, min_tissue_fraction=-1)
+    stores = []
+    for threads in (1, 4):
+        workspace = Workspace.open(slide.path, slide.path.parent / f"threads-{threads}")
+        plan = plan_run(slide, workspace, grid, ECHO)
+        params = SegmentParams(batch_size=4, device="cpu", publish_tiles=4, read_threads=threads)
+        _, summary = _run(segment(slide, EchoModel(), plan, params))
+        assert summary.tiles_computed == plan.store.spec.grid.n_tiles
+        stores.append(plan.store.path)
+    assert_same_arrays(*stores)

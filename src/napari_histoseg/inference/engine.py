@@ -21,6 +21,7 @@ leaves the store byte for byte as an uninterrupted run does
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ class SegmentParams:
         normalisation: {"mean": [r, g, b], "std": [r, g, b]} for RGB scaled to 0-1,
             or None for plain 0-1 input.
         prefetch_batches: batches read ahead of the model.
+        read_threads: threads reading (decoding) the tiles of a batch; None: one on the
+            CPU, where the model needs the cores, and up to 8 for a GPU.
         colour_lut: a (64, 64, 64, 3) uint8 stain-normalisation table for this slide
             (``stain.colour_lut``), applied to tiles before the model, or None.
         publish_tiles, publish_s: finished tiles are published (blended into the results,
@@ -58,6 +61,7 @@ class SegmentParams:
     device: str = "auto"
     normalisation: dict | None = None
     prefetch_batches: int = 2
+    read_threads: int | None = None
     colour_lut: np.ndarray | None = field(default=None, repr=False, compare=False)
     publish_tiles: int = 64
     publish_s: float = 2.0
@@ -104,7 +108,8 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
          device=str(predictor.device))
     start = time.perf_counter()
     state = _RunState(total=len(tiles), finished=len(tiles) - len(pending))
-    reader = TileReader(slide, grid, read_level, params.colour_lut)
+    reader = TileReader(slide, grid, read_level, params.colour_lut,
+                        _read_threads(params.read_threads, predictor.device.type))
     prefetcher = Prefetcher(reader, TileQueue(grid, pending, viewport),
                             params.batch_size, params.prefetch_batches)
     writer = BatchWriter(store, publish_tiles=params.publish_tiles, publish_s=params.publish_s)
@@ -122,6 +127,7 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
         yield from _finished_events(writer.completed(final=True), grid, state, start)
     finally:
         prefetcher.stop()
+        reader.close()
         writer.close()
         state.cancelled = state.cancelled or state.finished < state.total
         summary = RunSummary(
@@ -132,6 +138,13 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
             batch_size=predictor.batch_size, device=str(predictor.device))
         _log(run_log, "end", store, params, **summary.__dict__)
     return summary
+
+
+def _read_threads(requested: int | None, device_type: str) -> int:
+    """Reader threads: as requested, else 1 on the CPU and up to 8 for an accelerator."""
+    if requested is not None:
+        return max(int(requested), 1)
+    return 1 if device_type == "cpu" else min(8, os.cpu_count() or 1)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,9 +107,13 @@ class TileReader:
     """Reads grid tiles from a slide as (B, R, R, 3) uint8, R = tile_size x read scale.
 
     With ``colour_lut`` (``stain.colour_lut``) the tiles are stain-normalised as read.
+    With ``threads`` > 1 the tiles of a batch are read in parallel (slide reads are
+    thread-safe and decoding releases the GIL), so a GPU is not left waiting for
+    one CPU thread's JPEG decoding; ``close()`` ends those threads.
     """
 
-    def __init__(self, slide, grid: TileGrid, read_level: int, colour_lut: np.ndarray | None = None):
+    def __init__(self, slide, grid: TileGrid, read_level: int,
+                 colour_lut: np.ndarray | None = None, threads: int = 1):
         self.slide = slide
         self.colour_lut = colour_lut
         self.grid = grid
@@ -117,17 +122,29 @@ class TileReader:
         if abs(self.scale - 1) < 1e-3:
             self.scale = 1.0
         self.read_size = int(round(grid.tile_size * self.scale))
+        self._pool = (ThreadPoolExecutor(threads, thread_name_prefix="histoseg-read")
+                      if threads > 1 else None)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         """Windows of flat tile ``indices``; pixels outside the slide are white."""
         out = np.empty((len(indices), self.read_size, self.read_size, 3), dtype=np.uint8)
-        cols = self.grid.grid_shape[1]
-        for i, index in enumerate(indices):
-            (y, x), _ = self.grid.window(*divmod(int(index), cols))
+
+        def read_one(i: int) -> None:
+            (y, x), _ = self.grid.window(*divmod(int(indices[i]), self.grid.grid_shape[1]))
             location = (int(round(y * self.scale)), int(round(x * self.scale)))
             out[i] = self.slide.read_region(self.read_level, location,
                                             (self.read_size, self.read_size))
+
+        if self._pool is None:
+            for i in range(len(indices)):
+                read_one(i)
+        else:
+            list(self._pool.map(read_one, range(len(indices))))  # raises a read's error
         return out if self.colour_lut is None else apply_lut(out, self.colour_lut)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Prefetcher:
