@@ -23,7 +23,7 @@ from napari_histoseg.report.summary import mm2, summary_items
 if TYPE_CHECKING:
     import napari
 
-COLUMNS = ("#", "Longest diameter (mm)", "Area", "Centre (y, x px)")
+COLUMNS = ("#", "Longest diameter (mm)", "Area", "Centre y, x (px)")
 #: Share of the canvas a lesion's box fills after a click.
 ZOOM_FILL = 0.5
 

@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 from napari_histoseg.io.errors import FileError
-from napari_histoseg.report.summary import LISTED_LESIONS, mm2, summary_items
+from napari_histoseg.report.summary import mm2, summary_items
+
+#: Lesions printed per slide; ``--lesions-csv`` lists all of them.
+LISTED_LESIONS = 20
 
 
 def add_report_command(subparsers) -> None:

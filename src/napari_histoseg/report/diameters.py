@@ -45,7 +45,7 @@ def row_extreme_centres(region: np.ndarray, origin: tuple[int, int] = (0, 0)) ->
 
 def hull_points(points: np.ndarray) -> np.ndarray:
     """The vertices of the convex hull of (n, 2) ``points`` (the two ends when collinear)."""
-    points = np.unique(np.asarray(points, dtype=np.float64), axis=0)
+    points = np.asarray(points, dtype=np.float64)
     if len(points) < 4:
         return points
     from scipy.spatial import ConvexHull, QhullError
@@ -67,7 +67,7 @@ def max_feret_um(centres: np.ndarray, mpp: tuple[float, float]) -> float:
     if len(centres) == 0:
         return 0.0
     scale = np.asarray(mpp, dtype=np.float64)
-    vertices = hull_points(np.asarray(centres, dtype=np.float64)) * scale
+    vertices = np.unique(hull_points(np.asarray(centres, dtype=np.float64)), axis=0) * scale
     if len(vertices) < 2:
         return float(np.sqrt(scale[0] * scale[1]))  # one pixel: its mean side
     i, j = np.triu_indices(len(vertices), k=1)

@@ -77,7 +77,9 @@ def overview_png(report: SlideReport, max_side: int = 1024, dpi: int = 110) -> b
     figure = Figure(figsize=(11, 5.2), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2, sharex=True, sharey=True)
-    for axes, title in ((left, "Slide"), (right, "Tumour mask")):
+    marked = min(len(report.lesions), MARKED_LESIONS)
+    right_title = "Tumour mask" + (f" (lesions 1-{marked} circled)" if marked > 1 else "")
+    for axes, title in ((left, "Slide"), (right, right_title)):
         if thumbnail is not None:
             (h0, w0), image = thumbnail[1], thumbnail[0]
             axes.imshow(image, extent=(0, w0 * report.slide_mpp[1] / 1000,

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from napari_histoseg.io.atomic import atomic_write_bytes
 from napari_histoseg.report.slide_report import SlideReport
-from napari_histoseg.report.summary import LISTED_LESIONS, mm2, summary_items
+from napari_histoseg.report.summary import mm2, summary_items
 
+#: Lesions listed on the page (the rest are in the CSV), so that it prints on one page.
+PAGE_LESIONS = 10
 STYLE = ("body{font-family:sans-serif;font-size:10pt;margin:16px;color:#111}"
          "h1{font-size:15pt;margin:0 0 4px}table{border-collapse:collapse;margin:6px 0}"
          "td,th{border:1px solid #bbb;padding:2px 6px;text-align:left}"
@@ -48,8 +50,8 @@ def _lesion_table(report: SlideReport) -> str:
         f"<tr><td class='n'>{lesion.rank}</td><td class='n'>{lesion.diameter_mm:.3f}</td>"
         f"<td class='n'>{mm2(lesion.area_mm2)}</td>"
         f"<td class='n'>{lesion.centroid[0]:.0f}, {lesion.centroid[1]:.0f}</td></tr>"
-        for lesion in report.lesions[:LISTED_LESIONS])
-    more = len(report.lesions) - LISTED_LESIONS
+        for lesion in report.lesions[:PAGE_LESIONS])
+    more = len(report.lesions) - PAGE_LESIONS
     note = f"<p class='small'>{more} smaller lesions are in the CSV.</p>" if more > 0 else ""
     return f"<h2 style='font-size:12pt'>Lesions, longest first</h2><table>{head}{body}</table>{note}"
 

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 from napari_histoseg.report.slide_report import Lesion, SlideReport
 
-#: Lesions listed in text and HTML; all of them go into the CSV.
-LISTED_LESIONS = 20
-
-
 def mm2(value: float) -> str:
     """An area in mm², with enough digits for a single cell cluster (1e-4 mm² = 100 µm²)."""
     return f"{value:.4f} mm²" if value < 10 else f"{value:.2f} mm²"
