@@ -120,3 +120,17 @@ def test_blocks_cover_the_mask_once_in_raster_order(tmp_path):
         assert np.array_equal(block, mask[y:y + block.shape[0], x:x + block.shape[1]])
         locations.append((y, x))
     assert (seen == 1).all() and locations == sorted(locations)
+
+
+def test_a_damaged_mask_chunk_is_an_error_naming_the_store(tmp_path):
+    from napari_histoseg.io.workspace import WorkspaceError
+
+    mask = np.zeros((300, 300), np.uint8)
+    mask[100:120, 100:120] = 1
+    store = write_results(tmp_path / "ws", mask, tile_size=128)
+    chunk = next(p for p in (store.path / "labels" / "mask" / "0").rglob("*") if p.is_file()
+                 and p.name != "zarr.json")
+    chunk.write_bytes(b"garbage")
+    with pytest.raises(WorkspaceError, match="mask cannot be read.*Start over") as caught:
+        build_report(tmp_path / "ws")
+    assert "results.zarr" in str(caught.value)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import napari
 
 COLUMNS = ("#", "Longest diameter (mm)", "Area", "Centre y, x (px)")
+#: Summary rows the dock leaves to the exported files.
+IN_FILES_ONLY = ("Slide", "Workspace", "Report made")
 #: Share of the canvas a lesion's box fills after a click.
 ZOOM_FILL = 0.5
 
@@ -111,7 +113,9 @@ class ReportWidget(QWidget):
         self.report = report
         while self.numbers.rowCount():
             self.numbers.removeRow(0)
-        for label, value in summary_items(report)[:-3]:  # slide, workspace, time: in the files
+        for label, value in summary_items(report):
+            if label in IN_FILES_ONLY:
+                continue
             text = QLabel(value)
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

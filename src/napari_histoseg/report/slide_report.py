@@ -156,7 +156,14 @@ def iter_blocks(array, block_width: int = BLOCK_WIDTH) -> Iterator[tuple[tuple[i
     step = chunk_w * max(1, block_width // chunk_w)
     for y in range(0, height, chunk_h):
         for x in range(0, width, step):
-            yield (y, x), np.asarray(array[y:y + chunk_h, x:x + step])
+            try:
+                block = np.asarray(array[y:y + chunk_h, x:x + step])
+            except Exception as err:  # noqa: BLE001 - a damaged chunk becomes one clear message
+                raise WorkspaceError(Path(str(array.store.root)), (
+                    f"the mask cannot be read at rows {y}-{y + chunk_h}, columns {x}-{x + step} "
+                    f"({type(err).__name__}: {err}); recompute the results with 'Start over' "
+                    "in the Segment dock or `histoseg segment --restart`")) from err
+            yield (y, x), block
 
 
 def _tissue_lookup(slide_path: Path | None, downsample: float) -> TissueLookup | None:
