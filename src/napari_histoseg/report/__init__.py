@@ -8,6 +8,7 @@ Qt-free; one concept per module:
 - :mod:`.category`    the CAMELYON17 category of the largest lesion
 - :mod:`.provenance`  model, run times and corrections from the workspace
 - :mod:`.slide_report` one pass over a workspace's mask that builds a :class:`SlideReport`
+- :mod:`.summary`     the numbers as labelled text, for the CLI, the dock and the page
 - :mod:`.tables`      CSV of the summary, the lesions and a batch of slides
 - :mod:`.figure`      the thumbnail and overlay figure (matplotlib, Agg)
 - :mod:`.html_page`   the one-page HTML report
