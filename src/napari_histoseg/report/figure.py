@@ -1,9 +1,9 @@
-"""The report's picture: the slide thumbnail beside it with the mask overlaid (matplotlib, Agg).
+"""The report's picture: the slide thumbnail, and beside it the thumbnail with the mask overlaid (matplotlib, Agg).
 
 Both panels are in mm from the slide's top-left corner, so the axes are the scale. The mask
 is read from the coarsest pyramid level that still has ``max_side`` px on its longer side
 (never level 0 of a large slide); tumour classes are drawn in the checkpoint's colours,
-not-computed tissue in translucent grey, and the longest lesions are circled and numbered
+not-computed tissue in translucent grey, and the longest lesions are boxed and numbered
 as in the lesion table. No pyplot: the figure is drawn off screen, so any thread may call
 :func:`overview_png`.
 """
@@ -19,7 +19,7 @@ from napari_histoseg.io.blend import NOT_COMPUTED
 from napari_histoseg.io.results import ResultStore
 from napari_histoseg.report.slide_report import SlideReport
 
-#: Lesions circled and numbered in the overlay.
+#: Lesions boxed and numbered in the overlay.
 MARKED_LESIONS = 5
 #: Opacity of the tumour colours over the thumbnail.
 OVERLAY_ALPHA = 0.55
@@ -73,12 +73,12 @@ def overview_png(report: SlideReport, max_side: int = 1024, dpi: int = 110) -> b
     extent_mm = (0, mask.shape[1] * um_per_px * report.slide_mpp[1] / 1000,
                  mask.shape[0] * um_per_px * report.slide_mpp[0] / 1000, 0)
     thumbnail = slide_thumbnail(report.slide, max_side)
-    marker_mm = 0.02 * max(extent_mm[1], extent_mm[2])
+    marker_mm = 0.005 * max(extent_mm[1], extent_mm[2])
     figure = Figure(figsize=(11, 5.2), dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
     left, right = figure.subplots(1, 2, sharex=True, sharey=True)
     marked = min(len(report.lesions), MARKED_LESIONS)
-    right_title = "Tumour mask" + (f" (lesions 1-{marked} circled)" if marked > 1 else "")
+    right_title = "Tumour mask" + (f" (lesions 1-{marked} boxed)" if marked > 1 else "")
     for axes, title in ((left, "Slide"), (right, right_title)):
         if thumbnail is not None:
             (h0, w0), image = thumbnail[1], thumbnail[0]
@@ -101,15 +101,19 @@ def overview_png(report: SlideReport, max_side: int = 1024, dpi: int = 110) -> b
     return buffer.getvalue()
 
 
-def _mark_lesions(axes, report: SlideReport, min_radius_mm: float) -> None:
-    from matplotlib.patches import Circle
+def _mark_lesions(axes, report: SlideReport, margin_mm: float) -> None:
+    """A box around each of the longest lesions, numbered as in the lesion table."""
+    from matplotlib.patches import Rectangle
 
+    my, mx = (report.slide_mpp[0] / 1000, report.slide_mpp[1] / 1000)
     for lesion in report.lesions[:MARKED_LESIONS]:
-        y, x = (lesion.centroid[i] * report.slide_mpp[i] / 1000 for i in (0, 1))
-        radius = max(lesion.diameter_mm / 2 + min_radius_mm / 2, min_radius_mm)
-        axes.add_patch(Circle((x, y), radius, fill=False, color="#1f3bff", linewidth=1.2))
-        axes.annotate(str(lesion.rank), (x + radius * 0.75, y - radius * 0.75), color="#1f3bff",
-                      fontsize=10, fontweight="bold")
+        y0, x0, y1, x1 = lesion.box
+        corner = (x0 * mx - margin_mm, y0 * my - margin_mm)
+        axes.add_patch(Rectangle(corner, (x1 - x0) * mx + 2 * margin_mm,
+                                 (y1 - y0) * my + 2 * margin_mm, fill=False,
+                                 edgecolor="#1f3bff", linewidth=1.2))
+        axes.annotate(str(lesion.rank), corner, xytext=(1, 2), textcoords="offset points",
+                      va="bottom", color="#1f3bff", fontsize=10, fontweight="bold")
 
 
 def _legend(axes, report: SlideReport, show_not_computed: bool) -> None:
@@ -119,4 +123,5 @@ def _legend(axes, report: SlideReport, show_not_computed: bool) -> None:
                in zip(report.class_names[1:], report.class_colors[1:])]
     if show_not_computed:
         handles.append(Patch(color=(0.5, 0.5, 0.5, 0.35), label="not computed"))
-    axes.legend(handles=handles, loc="lower right", fontsize=8, framealpha=0.8)
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                frameon=False)
