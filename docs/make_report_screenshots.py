@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODEL = HERE.parent / "src" / "napari_histoseg" / "models" / "weights" / "hinet-tiny-synthetic.safetensors"
+MODEL = (HERE.parent / "src" / "napari_histoseg" / "models" / "weights"
+         / "hinet-tiny-synthetic.safetensors")
 
 
 def segmented_slide(folder: Path) -> Path:

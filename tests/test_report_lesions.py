@@ -35,7 +35,8 @@ def test_lesions_cut_by_blocks_are_those_of_the_whole_mask(block):
     whole = scan(mask, mask.shape)
     for cut, single in zip(found, whole):
         assert cut.box == single.box and cut.centroid == pytest.approx(single.centroid)
-        assert max_feret_um(cut.centres, (1, 1)) == pytest.approx(max_feret_um(single.centres, (1, 1)))
+        assert max_feret_um(cut.centres, (1, 1)) == pytest.approx(
+            max_feret_um(single.centres, (1, 1)))
 
 
 def test_pixels_touching_only_at_a_corner_across_a_seam_are_one_lesion():
@@ -106,7 +107,8 @@ def test_fusion_classes_are_reported_apart(tmp_path):
     assert areas["invasive carcinoma"] == pytest.approx((4000 + 400) * 4 / 1e6)
     assert report.areas.tissue_mm2 == pytest.approx(250 * 300 * 4 / 1e6)
     first = report.lesions[0]
-    assert first.class_mm2 == pytest.approx({"carcinoma in situ": 0.02, "invasive carcinoma": 0.016})
+    assert first.class_mm2 == pytest.approx({"carcinoma in situ": 0.02,
+                                             "invasive carcinoma": 0.016})
 
 
 def test_blocks_cover_the_mask_once_in_raster_order(tmp_path):

@@ -38,7 +38,8 @@ def test_the_dock_shows_the_numbers_and_lesions_longest_first(report_dock):
     dock = report_dock
     assert dock.table.rowCount() == 2
     assert [dock.table.item(r, 0).text() for r in range(2)] == ["1", "2"]
-    assert abs(float(dock.table.item(0, 1).text()) - 0.120) <= 0.0015          # within one 1 µm pixel
+    diameter_mm = float(dock.table.item(0, 1).text())
+    assert abs(diameter_mm - 0.120) <= 0.0015             # within one 1 µm pixel
     labels = [dock.numbers.itemAt(i, dock.numbers.ItemRole.FieldRole).widget().text()
               for i in range(dock.numbers.rowCount())]
     assert "isolated tumour cells" in labels

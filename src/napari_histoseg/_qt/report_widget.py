@@ -127,7 +127,8 @@ class ReportWidget(QWidget):
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column < 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight
+                                          | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, column, item)
         self._set_ready(report)
         self._say(f"{report.name}: {report.category}, {len(report.lesions)} lesion(s).")

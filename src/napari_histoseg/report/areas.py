@@ -88,7 +88,8 @@ class AreaCounter:
         """The areas in mm², for mask pixels of ``mpp`` µm (y, x)."""
         mm2 = mpp[0] * mpp[1] / 1e6
         return ClassAreas(
-            by_class={name: float(count * mm2) for name, count in zip(class_names, self.class_pixels)},
+            by_class={name: float(count * mm2)
+                      for name, count in zip(class_names, self.class_pixels)},
             tumour_mm2=float(self.class_pixels[1:].sum() * mm2),
             tissue_mm2=float(self.tissue_pixels * mm2),
             tissue_not_computed_mm2=float(self.tissue_not_computed * mm2),

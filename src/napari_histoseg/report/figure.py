@@ -1,4 +1,5 @@
-"""The report's picture: the slide thumbnail, and beside it the thumbnail with the mask overlaid (matplotlib, Agg).
+"""The report's picture: the slide thumbnail, and beside it the same with the mask overlaid
+(matplotlib, Agg).
 
 Both panels are in mm from the slide's top-left corner, so the axes are the scale. The mask
 is read from the coarsest pyramid level that still has ``max_side`` px on its longer side

@@ -53,7 +53,8 @@ def _lesion_table(report: SlideReport) -> str:
         for lesion in report.lesions[:PAGE_LESIONS])
     more = len(report.lesions) - PAGE_LESIONS
     note = f"<p class='small'>{more} smaller lesions are in the CSV.</p>" if more > 0 else ""
-    return f"<h2 style='font-size:12pt'>Lesions, longest first</h2><table>{head}{body}</table>{note}"
+    title = "<h2 style='font-size:12pt'>Lesions, longest first</h2>"
+    return f"{title}<table>{head}{body}</table>{note}"
 
 
 def write_html(report: SlideReport, path: str | Path, max_side: int = 1024) -> Path:

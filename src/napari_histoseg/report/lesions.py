@@ -118,14 +118,16 @@ class LesionScanner:
         high = np.full((k, 2), np.iinfo(np.int64).min)
         np.minimum.at(low, component, boxes[:, :2])
         np.maximum.at(high, component, boxes[:, 2:])
-        members = np.split(np.argsort(component, kind="stable"), np.cumsum(np.bincount(component))[:-1])
+        members = np.split(np.argsort(component, kind="stable"),
+                           np.cumsum(np.bincount(component))[:-1])
         lesions = []
         for lesion, labels in enumerate(members):
             count = pixels[lesion].sum()
             centres = np.concatenate([self._centres[i] for i in labels])
             lesions.append(LesionPixels(
                 class_pixels=pixels[lesion], box=(*map(int, low[lesion]), *map(int, high[lesion])),
-                centroid=(float(sums[lesion, 0] / count + 0.5), float(sums[lesion, 1] / count + 0.5)),
+                centroid=(float(sums[lesion, 0] / count + 0.5),
+                          float(sums[lesion, 1] / count + 0.5)),
                 centres=hull_points(centres) if len(labels) > 1 else centres))
         return sorted(lesions, key=lambda les: (-les.pixels, les.box[:2]))
 

@@ -149,7 +149,8 @@ def build_report(path: str | Path, block_width: int = BLOCK_WIDTH) -> SlideRepor
         provenance=read_provenance(workspace.root, spec.model, spec.model_sha256))
 
 
-def iter_blocks(array, block_width: int = BLOCK_WIDTH) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
+def iter_blocks(array, block_width: int = BLOCK_WIDTH
+                ) -> Iterator[tuple[tuple[int, int], np.ndarray]]:
     """((y, x), (h, w) block) of a 2-D zarr array, in bands one chunk high, raster order."""
     height, width = array.shape
     chunk_h, chunk_w = array.chunks

@@ -45,7 +45,8 @@ def lesion_rows(report: SlideReport) -> list[dict]:
                "centroid_y_px": round(lesion.centroid[0], 1),
                "centroid_x_px": round(lesion.centroid[1], 1),
                "box_y0_px": y0, "box_x0_px": x0, "box_y1_px": y1, "box_x1_px": x1}
-        rows.append(row | {f"{name}_mm2": round(area, 6) for name, area in lesion.class_mm2.items()})
+        rows.append(row | {f"{name}_mm2": round(area, 6)
+                           for name, area in lesion.class_mm2.items()})
     return rows
 
 
