@@ -136,3 +136,29 @@ def test_a_damaged_mask_chunk_is_an_error_naming_the_store(tmp_path):
     with pytest.raises(WorkspaceError, match="mask cannot be read.*Start over") as caught:
         build_report(tmp_path / "ws")
     assert "results.zarr" in str(caught.value)
+
+
+def test_the_report_never_reads_more_than_one_block_of_level_0(tmp_path, monkeypatch):
+    from napari_histoseg.io.results import ResultStore
+
+    mask = np.zeros((1000, 1200), np.uint8)
+    mask[disc(mask.shape, (500, 600), 300)] = 1
+    write_results(tmp_path / "ws", mask, tile_size=128)          # chunks of 96² px
+    reads = []
+
+    class Recording:
+        def __init__(self, array):
+            self.array, self.shape, self.chunks, self.store = (array, array.shape, array.chunks,
+                                                               array.store)
+
+        def __getitem__(self, key):
+            block = self.array[key]
+            reads.append(block.size)
+            return block
+
+    levels = ResultStore.mask_levels
+    monkeypatch.setattr(ResultStore, "mask_levels",
+                        lambda self: (Recording(levels(self)[0]), *levels(self)[1:]))
+    report = build_report(tmp_path / "ws", block_width=200)
+    assert max(reads) <= 96 * 192 and sum(reads) == mask.size    # each pixel read once
+    assert report.largest.diameter_um == pytest.approx(600, abs=1)
