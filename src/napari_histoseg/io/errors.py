@@ -16,3 +16,7 @@ class FileError(ValueError):
 
 class SlideError(FileError):
     """A slide file that cannot be opened or read."""
+
+
+class CorruptTileError(SlideError):
+    """One stored tile of an otherwise readable slide cannot be read or decoded."""
