@@ -183,16 +183,17 @@ def save_config(config: ModelConfig, weights_path: str | Path) -> Path:
 
 def _write_pair(files) -> None:
     """Write each (path, write) to a temporary file and fsync it; then rename all."""
-    from napari_histoseg.io.atomic import fsync_dir, temporary_name
+    from napari_histoseg.io.atomic import fsync_dir, full_disk_reported, temporary_name
 
     staged = []
     try:
         for path, write in files:
             tmp = temporary_name(path)
             staged.append((tmp, path))
-            write(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
+            with full_disk_reported(path):
+                write(tmp)
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
         for tmp, path in staged:
             os.replace(tmp, path)
     finally:
