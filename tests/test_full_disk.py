@@ -84,3 +84,46 @@ def test_filling_a_real_disk_with_corrections_loses_nothing(tiny_disk):
         save_checkpoint(create_model("hinet", size="small"), ModelConfig("hinet", {"size": "small"}),
                         tiny_disk / "big.safetensors")
     assert not list(tiny_disk.glob("big*")) and _no_leftovers(tiny_disk)
+
+
+def test_a_full_disk_mid_run_stops_it_clearly_and_a_resume_finishes_the_same(tmp_path,
+                                                                            monkeypatch):
+    from napari_histoseg.inference.engine import SegmentParams, segment
+    from napari_histoseg.inference.plan import GridParams, ModelInfo, plan_run
+    from napari_histoseg.io import result_update
+    from napari_histoseg.io.slide import open_slide
+    from napari_histoseg.io.workspace import Workspace
+
+    from .conftest import assert_same_arrays, tissue_like_rgb, write_pyramid_tiff
+    from .segmentation_models import PurpleModel
+
+    info = ModelInfo("purple", "", ("normal", "tumour"), ("#000000", "#ff0000"))
+    params = SegmentParams(batch_size=2, device="cpu", publish_tiles=2)
+    grid = GridParams(tile_size=64, halo=8, min_tissue_fraction=-1)
+    stores = []
+    for name in ("full", "calm"):
+        path = write_pyramid_tiff(tmp_path / f"{name}.tif", tissue_like_rgb((192, 192)),
+                                  levels=1, tile=64)
+        slide = open_slide(path)
+        stores.append((slide, plan_run(slide, Workspace.open(path), grid, info)))
+    (slide, plan), (calm_slide, calm_plan) = stores
+    original, calls = result_update.ResultUpdater.save_tiles, []
+
+    def fills_up(self, indices, predictions):
+        calls.append(len(indices))
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, indices, predictions)
+
+    monkeypatch.setattr(result_update.ResultUpdater, "save_tiles", fills_up)
+    with pytest.raises(DiskFullError, match=r"full\.tif\.histoseg/results\.zarr: the disk is full"):
+        for _ in segment(slide, PurpleModel(), plan, params):
+            pass
+    monkeypatch.undo()
+    done = plan.store.done_tiles()
+    assert 0 < done.sum() < done.size  # what was published before the disk filled is kept
+    for run_slide, run_plan in ((slide, plan), (calm_slide, calm_plan)):
+        for _ in segment(run_slide, PurpleModel(), plan_run(run_slide, Workspace.open(
+                run_slide.path), grid, info), params):
+            pass
+    assert_same_arrays(plan.store.path, calm_plan.store.path)
