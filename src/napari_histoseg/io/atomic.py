@@ -34,8 +34,8 @@ def full_disk_reported(path: str | Path) -> Iterator[None]:
         if code is None:
             raise
         raise DiskFullError(path, "the disk is full (or the quota is used up), so it was not "
-                                  "saved; the previous version is intact. Free some space and "
-                                  "save again", code) from err
+                                  "saved; nothing was half-written and what was saved before is "
+                                  "intact. Free some space and save again", code) from err
 
 
 def _full_disk_code(err: Exception) -> int | None:
