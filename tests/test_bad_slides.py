@@ -139,8 +139,9 @@ def test_engine_skips_and_records_a_damaged_tile(tmp_path):
     _damage_tile(path, tile=7)
     slide = open_slide(path)
     workspace = Workspace.open(slide.path)
-    plan = plan_run(slide, workspace, GridParams(tile_size=64, halo=0,
-                                                 min_tissue_fraction=-1), TWO)
+    with pytest.warns(CorruptTileWarning, match="slide.tif"):  # the tissue thumbnail
+        plan = plan_run(slide, workspace, GridParams(tile_size=64, halo=0,
+                                                     min_tissue_fraction=-1), TWO)
     run = segment(slide, PurpleModel(), plan, SegmentParams(batch_size=4, device="cpu"),
                   run_log=workspace.run_log)
     with pytest.raises(StopIteration) as stop:
