@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := xvfb libxcb-icccm4 libxcb-keysyms1 libgl1 libegl1
 
-.PHONY: demo test setup system-deps
+.PHONY: demo test setup system-deps test-floors
 
 demo: setup
 	$(BIN)/histoseg demo
@@ -26,6 +26,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q -e ".[dev,openslide,distributed]"
 	touch $@
+
+# The fast tests against the minimum versions pyproject.toml allows (.ci/floor_constraints.py
+# pins each dependency to its floor). PYTHON should be the oldest Python supported (3.11).
+FLOOR_TORCH_SPEC ?= torch==2.1.0 --index-url https://download.pytorch.org/whl/cpu
+test-floors: system-deps
+	$(PYTHON) -m venv .venv-floors
+	.venv-floors/bin/python -m pip install -q --upgrade pip
+	.venv-floors/bin/python -m pip install -q $(FLOOR_TORCH_SPEC)
+	$(PYTHON) .ci/floor_constraints.py --extras dev > .venv-floors/floors.txt
+	.venv-floors/bin/python -m pip install -q -c .venv-floors/floors.txt -e ".[dev]"
+	.venv-floors/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # napari needs an X display with OpenGL: Xvfb and Mesa, plus two xcb libraries
 # without which PyQt6 aborts with a misleading xcb-cursor message.

@@ -8,7 +8,9 @@ import pytest
 
 from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.workspace import Workspace
-from napari_histoseg.models.registry import ModelConfig, create_model, file_sha256, save_checkpoint
+from napari_histoseg.models.checkpoint_checks import model_sha256
+from napari_histoseg.models.registry import (ModelConfig, create_model, file_sha256, read_config,
+                                             save_checkpoint)
 
 from .conftest import tissue_like_rgb, write_pyramid_tiff
 
@@ -45,7 +47,7 @@ def test_segment_with_a_checkpoint_writes_results_and_ome_tiff(checkpoint, slide
                   "--export-ome", str(tmp_path / "mask.ome.tif")])
     assert code == 0
     store = Workspace.open(out).results()
-    assert store.spec.model_sha256 == file_sha256(checkpoint)
+    assert store.spec.model_sha256 == model_sha256(file_sha256(checkpoint), read_config(checkpoint))
     assert store.scale == (1.0, 1.0)  # the checkpoint's mpp
     assert store.done_tiles().any() and store.mask_levels()[0][...].max() <= 1
     assert tifffile.imread(tmp_path / "mask.ome.tif").shape == (256, 320)

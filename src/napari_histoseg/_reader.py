@@ -86,11 +86,13 @@ def saved_result_layer_data(slide: Slide) -> list[LayerData]:
     try:
         workspace = Workspace.find(slide.path)
         store = workspace.results() if workspace is not None else None
-    except (WorkspaceError, OSError) as err:
-        _warn(f"{err}. The slide opened without them; segment again with 'Start over' "
+        return result_layer_data(store) if store is not None else []
+    except Exception as err:  # noqa: BLE001 - a damaged workspace never stops the slide
+        problem = str(err) if isinstance(err, (WorkspaceError, OSError)) else (
+            f"{slide.path}: its saved results cannot be shown ({type(err).__name__}: {err})")
+        _warn(f"{problem}. The slide opened without them; segment again with 'Start over' "
               "(or `histoseg segment --restart`) to recompute them.")
         return []
-    return result_layer_data(store) if store is not None else []
 
 
 def result_layer_data(store, show_probability: bool = False, view=None) -> list[LayerData]:

@@ -288,7 +288,7 @@ class SegmentWidget(QWidget):
         verb = "Cancelled" if summary.cancelled else "Done"
         self._say(f"{verb}: {summary.tiles_computed} tiles computed, "
                   f"{summary.tiles_already_done} already done, in {summary.elapsed_s:.1f} s "
-                  f"on {summary.device}.")
+                  f"on {summary.device}. {summary.skipped_note}".rstrip())
         self.last_summary = summary
 
     def _on_error(self, error: Exception) -> None:

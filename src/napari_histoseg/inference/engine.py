@@ -129,13 +129,16 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
         prefetcher.stop()
         reader.close()
         writer.close()
-        state.cancelled = state.cancelled or state.finished < state.total
+        _log_skipped(run_log, prefetcher.skipped, grid)
+        finished = state.finished + len(prefetcher.skipped)
+        state.cancelled = state.cancelled or finished < state.total
         summary = RunSummary(
             tiles_planned=len(tiles), tiles_already_done=len(tiles) - len(pending),
             tiles_computed=writer.tiles_written, cancelled=state.cancelled,
             elapsed_s=time.perf_counter() - start, read_s=prefetcher.read_seconds,
             compute_s=predictor.seconds, write_s=writer.seconds,
-            batch_size=predictor.batch_size, device=str(predictor.device))
+            batch_size=predictor.batch_size, device=str(predictor.device),
+            tiles_skipped=len(prefetcher.skipped))
         _log(run_log, "end", store, params, **summary.__dict__)
     return summary
 
@@ -165,6 +168,16 @@ def _finished_events(batches, grid, state: _RunState, start: float):
         state.finished += len(indices)
         yield Progress(done=state.finished, total=state.total,
                        elapsed_s=time.perf_counter() - start)
+
+
+def _log_skipped(run_log: RunLog | None, skipped: list[tuple[int, str]], grid) -> None:
+    """One run-log line per tile left out because the slide is damaged under it."""
+    if run_log is None:
+        return
+    cols = grid.grid_shape[1]
+    for index, message in skipped:
+        run_log.append({"event": "tile-skipped", "tile": list(divmod(index, cols)),
+                        "reason": message})
 
 
 def _log(run_log: RunLog | None, event: str, store: ResultStore, params: SegmentParams,

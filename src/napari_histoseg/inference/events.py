@@ -39,7 +39,9 @@ Event = Union[Progress, TileResult, BatchSizeReduced]
 
 @dataclass(frozen=True)
 class RunSummary:
-    """What a run did. Times in seconds; ``cancelled`` when stopped before the end."""
+    """What a run did. Times in seconds; ``cancelled`` when stopped before the end;
+    ``tiles_skipped``: tiles left out because the slide is damaged under them (they stay
+    not computed and are listed in the run log as "tile-skipped")."""
 
     tiles_planned: int
     tiles_already_done: int
@@ -51,3 +53,12 @@ class RunSummary:
     write_s: float
     batch_size: int
     device: str
+    tiles_skipped: int = 0
+
+    @property
+    def skipped_note(self) -> str:
+        """A sentence for the user about skipped tiles, or ""."""
+        if not self.tiles_skipped:
+            return ""
+        return (f"{self.tiles_skipped} tile(s) skipped: the slide cannot be decoded there "
+                "(listed in the workspace's runs.jsonl); they stay not computed.")

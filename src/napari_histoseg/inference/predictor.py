@@ -5,7 +5,8 @@ Tiles arrive as (B, R, R, 3) uint8; they are moved to the device, scaled to
 passed through ``model.predict_logits``; softmax and quantisation to uint8
 (probability x 255, rounded) happen on the device, so only (B, C, tile_size,
 tile_size) uint8 crosses to the CPU (a quarter of float32). When CUDA runs out of memory the
-batch is split in halves and retried, and later batches stay smaller.
+batch is split in halves and retried, and later batches stay smaller; out of memory with one
+tile per batch, or NaN/infinite outputs, raise ``ModelRunError`` with what to do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import numpy as np
 from napari_histoseg.inference.events import BatchSizeReduced
 from napari_histoseg.models.device import (inference_context, prepare_batch, prepare_model,
                                             select_device)
+
+
+class ModelRunError(ValueError):
+    """The model cannot produce usable output on this device (out of memory, NaN)."""
 
 
 def _is_out_of_memory(err: BaseException) -> bool:
@@ -52,8 +57,13 @@ class Predictor:
                 parts.append(self._forward(chunk))
                 position += len(chunk)
             except RuntimeError as err:
-                if not _is_out_of_memory(err) or self.batch_size == 1:
+                if not _is_out_of_memory(err):
                     raise
+                if self.batch_size == 1:
+                    raise ModelRunError(
+                        f"{self.device} ran out of memory with a single {self.tile_size}² tile "
+                        "per batch; close other programs using the device, choose a smaller "
+                        "model or tile size, or run on the CPU") from err
                 reductions.append(self._shrink(err))
         self.seconds += time.perf_counter() - start
         return np.concatenate(parts), reductions
@@ -83,5 +93,11 @@ class Predictor:
         x = prepare_batch(x, self.device)
         with inference_context(self.device):
             logits = self.model.predict_logits(x)
+        if not bool(torch.isfinite(logits).all()):
+            bad = int((~torch.isfinite(logits)).flatten(1).any(1).sum())
+            raise ModelRunError(
+                f"the model gave NaN or infinite outputs for {bad} of {len(logits)} tiles; "
+                "its weights are damaged or it does not fit this input (check the checkpoint's "
+                "normalisation and µm/px, or retrain it); nothing was written for these tiles")
         probabilities = torch.softmax(logits.float(), dim=1)
         return probabilities.mul_(255).round_().to(torch.uint8).cpu().numpy()

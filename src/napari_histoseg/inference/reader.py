@@ -20,7 +20,7 @@ import numpy as np
 
 from napari_histoseg.geometry import TileGrid
 from napari_histoseg.inference.tiling import TileQueue
-from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.errors import CorruptTileError, SlideError
 from napari_histoseg.io.mpp import check_mpp
 from napari_histoseg.stain import apply_lut
 
@@ -126,21 +126,45 @@ class TileReader:
                       if threads > 1 else None)
 
     def read(self, indices: np.ndarray) -> np.ndarray:
-        """Windows of flat tile ``indices``; pixels outside the slide are white."""
+        """Windows of flat tile ``indices``; pixels outside the slide are white.
+
+        Raises:
+            CorruptTileError: a window covers a tile of the slide that cannot be decoded.
+        """
+        kept, pixels, skipped = self.read_skipping(indices)
+        if skipped:
+            raise skipped[0][1]
+        return pixels
+
+    def read_skipping(self, indices: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, CorruptTileError]]]:
+        """Like ``read``, but windows over damaged slide tiles are left out.
+
+        Returns the kept indices (K,), their pixels (K, R, R, 3) and, per skipped
+        index, the error that names the damaged place.
+        """
         out = np.empty((len(indices), self.read_size, self.read_size, 3), dtype=np.uint8)
+        errors: list[CorruptTileError | None] = [None] * len(indices)
 
         def read_one(i: int) -> None:
             (y, x), _ = self.grid.window(*divmod(int(indices[i]), self.grid.grid_shape[1]))
             location = (int(round(y * self.scale)), int(round(x * self.scale)))
-            out[i] = self.slide.read_region(self.read_level, location,
-                                            (self.read_size, self.read_size))
+            try:
+                out[i] = self.slide.read_region(self.read_level, location,
+                                                (self.read_size, self.read_size))
+            except CorruptTileError as err:
+                errors[i] = err
 
         if self._pool is None:
             for i in range(len(indices)):
                 read_one(i)
         else:
-            list(self._pool.map(read_one, range(len(indices))))  # raises a read's error
-        return out if self.colour_lut is None else apply_lut(out, self.colour_lut)
+            list(self._pool.map(read_one, range(len(indices))))  # raises a read's other errors
+        good = np.array([err is None for err in errors], dtype=bool)
+        skipped = [(int(index), err) for index, err in zip(indices, errors) if err is not None]
+        pixels = out if good.all() else out[good]
+        pixels = pixels if self.colour_lut is None else apply_lut(pixels, self.colour_lut)
+        return np.asarray(indices, dtype=np.int64)[good], pixels, skipped
 
     def close(self) -> None:
         if self._pool is not None:
@@ -150,7 +174,8 @@ class TileReader:
 class Prefetcher:
     """A thread that takes batches from a TileQueue and reads them ahead.
 
-    Iterate to get ``(indices, pixels)`` batches; ``stop()`` ends the thread
+    Iterate to get ``(indices, pixels)`` batches; tiles over damaged slide tiles are
+    left out of them and listed in ``skipped`` as (flat index, message); ``stop()`` ends the thread
     (batches taken but not consumed are simply not computed: they stay pending
     in the store and a later run does them). ``batch_size`` may be lowered
     while running (after an out-of-memory error).
@@ -164,6 +189,7 @@ class Prefetcher:
         self._queue: queue.Queue = queue.Queue(maxsize=max(depth, 1))
         self._stop = threading.Event()
         self.read_seconds = 0.0
+        self.skipped: list[tuple[int, str]] = []
         self._thread = threading.Thread(target=self._run, name="histoseg-prefetch", daemon=True)
         self._thread.start()
 
@@ -176,9 +202,11 @@ class Prefetcher:
                 if not len(indices):
                     break
                 start = time.perf_counter()
-                pixels = self._reader.read(indices)
+                indices, pixels, skipped = self._reader.read_skipping(indices)
                 self.read_seconds += time.perf_counter() - start
-                self._put((indices, pixels))
+                self.skipped.extend((index, str(err)) for index, err in skipped)
+                if len(indices):
+                    self._put((indices, pixels))
         except BaseException as err:  # handed to the consumer, raised there
             self._put(err)
         self._put(self._END)

@@ -62,6 +62,8 @@ def run_segment(args: argparse.Namespace) -> int:
             return 130
     print(f"{summary.tiles_computed} tiles computed ({summary.tiles_already_done} already done) "
           f"in {summary.elapsed_s:.1f} s on {summary.device}; results in {workspace.root}")
+    if summary.skipped_note:
+        print(summary.skipped_note, file=sys.stderr)
     if args.export_ome:
         from napari_histoseg.io.export import export_mask_ome_tiff
 

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from napari_histoseg.io.atomic import full_disk_reported
 from napari_histoseg.io.result_update import ResultUpdater
 from napari_histoseg.io.results import ResultStore
 
@@ -29,6 +30,7 @@ class BatchWriter:
     def __init__(self, store: ResultStore, depth: int = 2, publish_tiles: int = 64,
                  publish_s: float = 2.0):
         self._updater = ResultUpdater(store)
+        self._store_path = store.path
         self._publish_tiles, self._publish_s = publish_tiles, publish_s
         self._inbox: queue.Queue = queue.Queue(maxsize=max(depth, 1))
         self._outbox: queue.Queue = queue.Queue()
@@ -72,26 +74,31 @@ class BatchWriter:
             self._inbox.put(self._END)
 
     def _run(self) -> None:
-        pending: list[np.ndarray] = []
-        last = time.monotonic()
         try:
-            for indices, predictions in iter(self._inbox.get, self._END):
-                start = time.perf_counter()
-                self._updater.save_tiles(indices, predictions)
-                pending.append(indices)
-                if (sum(map(len, pending)) >= self._publish_tiles
-                        or time.monotonic() - last >= self._publish_s):
-                    self._publish(pending)
-                    pending, last = [], time.monotonic()
-                self.seconds += time.perf_counter() - start
-            start = time.perf_counter()
-            self._publish(pending)
-            self.seconds += time.perf_counter() - start
+            with full_disk_reported(self._store_path):
+                self._write_all()
         except BaseException as err:  # handed to the consumer
             self._outbox.put(err)
             while self._inbox.get() is not self._END:  # unblock submit() and close()
                 pass
         self._outbox.put(self._END)
+
+    def _write_all(self) -> None:
+        """Save each submitted batch; publish in groups (``publish_tiles`` or ``publish_s``)."""
+        pending: list[np.ndarray] = []
+        last = time.monotonic()
+        for indices, predictions in iter(self._inbox.get, self._END):
+            start = time.perf_counter()
+            self._updater.save_tiles(indices, predictions)
+            pending.append(indices)
+            if (sum(map(len, pending)) >= self._publish_tiles
+                    or time.monotonic() - last >= self._publish_s):
+                self._publish(pending)
+                pending, last = [], time.monotonic()
+            self.seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        self._publish(pending)
+        self.seconds += time.perf_counter() - start
 
     def _publish(self, pending: list[np.ndarray]) -> None:
         if not pending:

@@ -8,13 +8,43 @@ of a writer that was killed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import time
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from napari_histoseg.io.errors import DiskFullError
+
 TEMP_PREFIX = ".tmp-"
+FULL_DISK = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+@contextlib.contextmanager
+def full_disk_reported(path: str | Path) -> Iterator[None]:
+    """Turn "no space left" / "quota exceeded" while writing ``path`` into ``DiskFullError``,
+    a message that names the file and what to do."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except Exception as err:
+        code = _full_disk_code(err)
+        if code is None:
+            raise
+        raise DiskFullError(path, "the disk is full (or the quota is used up), so it was not "
+                                  "saved; nothing was half-written and what was saved before is "
+                                  "intact. Free some space and save again", code) from err
+
+
+def _full_disk_code(err: Exception) -> int | None:
+    """ENOSPC/EDQUOT for a full-disk error: an OSError, or a library's own error that
+    wraps one (safetensors reports "No space left on device (os error 28)")."""
+    if isinstance(err, OSError):
+        return err.errno if err.errno in FULL_DISK else None
+    text = str(err)
+    return errno.ENOSPC if "No space left on device" in text or "os error 28" in text else None
 
 
 @contextlib.contextmanager
@@ -26,11 +56,12 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     path = Path(path)
     temp = temporary_name(path)
     try:
-        with open(temp, "wb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
+        with full_disk_reported(path):
+            with open(temp, "wb") as file:
+                yield file
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
@@ -88,8 +119,9 @@ def remove_leftovers(folder: str | Path, older_than_s: float = 600.0) -> int:
 
 def append_line(path: str | Path, line: str) -> None:
     """Append one text line with a single write; a torn last line of an earlier crash is
-    ended first, so it stays one bad line that readers skip."""
-    with open(path, "ab+") as handle:
+    ended first, so it stays one bad line that readers skip. A full disk raises
+    ``DiskFullError`` (a partly written line is such a torn line)."""
+    with full_disk_reported(path), open(path, "ab+") as handle:
         handle.seek(0, os.SEEK_END)
         prefix = b""
         if handle.tell():

@@ -223,7 +223,10 @@ class CorrectionStore:
         record_id = f"{stamp}-{secrets.token_hex(3)}"
         record = replace(correction, record_id=record_id)
         atomic_write_bytes(self.record_path(record_id), to_npz_bytes(record))
-        self._write_manifest([*self._cached_entries(), record.meta()])
+        try:
+            self._write_manifest([*self._cached_entries(), record.meta()])
+        except OSError:  # the record is saved; the manifest is a cache, rebuilt on next read
+            pass
         return record_id
 
     def ids(self) -> list[str]:

@@ -16,3 +16,18 @@ class FileError(ValueError):
 
 class SlideError(FileError):
     """A slide file that cannot be opened or read."""
+
+
+class CorruptTileError(SlideError):
+    """One stored tile of an otherwise readable slide cannot be read or decoded."""
+
+
+class DiskFullError(FileError, OSError):
+    """Saving stopped because the disk (or the user's quota) is full; nothing was half-written.
+
+    Also an OSError (errno ENOSPC or EDQUOT), so handlers of failed writes still catch it.
+    """
+
+    def __init__(self, path, problem: str, errno: int):
+        super().__init__(path, problem)
+        self.errno = errno

@@ -14,6 +14,7 @@ import numpy as np
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.mpp import MppReading, reading_from_metadata
 from napari_histoseg.io.tiff_backend import OpenedLevels
+from napari_histoseg.io.tile_faults import TileFaults, guarded_reader
 
 CHUNK = 1024
 
@@ -29,15 +30,18 @@ def open_with_openslide(path: Path, fallback_error: SlideError) -> OpenedLevels:
     except (openslide.OpenSlideError, openslide.OpenSlideUnsupportedFormatError) as err:
         raise SlideError(path, f"{fallback_error.problem}; openslide cannot read it "
                                f"either ({err})") from err
-    levels = tuple(_level_array(handle, level) for level in range(handle.level_count))
-    readers = tuple(_region_reader(handle, level) for level in range(handle.level_count))
+    faults = TileFaults(path)
+    readers = tuple(guarded_reader(_region_reader(handle, level), path, level)
+                    for level in range(handle.level_count))
+    levels = tuple(_level_array(handle, level, faults) for level in range(handle.level_count))
     return OpenedLevels(levels=levels, region_readers=readers, mpp=_mpp(handle),
                         vendor=f"openslide:{handle.properties.get('openslide.vendor', '?')}",
                         properties=_properties(handle),
-                        objective_power=_objective_power(handle))
+                        objective_power=_objective_power(handle), faults=faults)
 
 
 def _region_reader(handle, level: int):
+    """Reads [rows, cols] of ``level`` as (h, w, 3) uint8 (openslide's own errors pass)."""
     downsample = handle.level_downsamples[level]
 
     def read(rows: slice, cols: slice) -> np.ndarray:
@@ -49,14 +53,19 @@ def _region_reader(handle, level: int):
     return read
 
 
-def _level_array(handle, level: int) -> da.Array:
+def _level_array(handle, level: int, faults: TileFaults) -> da.Array:
+    """A lazy (h, w, 3) level for display; a damaged region reads white and is reported."""
     width, height = handle.level_dimensions[level]
     read = _region_reader(handle, level)
     chunks = (_chunk_sizes(height), _chunk_sizes(width), (3,))
 
     def block(block_info=None) -> np.ndarray:
         (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
-        return read(slice(y0, y1), slice(x0, x1))
+        try:
+            return read(slice(y0, y1), slice(x0, x1))
+        except Exception as err:  # noqa: BLE001 - openslide raises on damaged tiles
+            faults.report(f"level {level}, rows {y0}-{y1}, cols {x0}-{x1}", err)
+            return np.full((y1 - y0, x1 - x0, 3), 255, np.uint8)
 
     return da.map_blocks(block, chunks=chunks, dtype=np.uint8,
                          name=f"openslide-{handle._filename}-{level}")

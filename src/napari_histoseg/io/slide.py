@@ -24,9 +24,10 @@ from typing import Callable
 import dask.array as da
 import numpy as np
 
-from napari_histoseg.io.errors import SlideError
+from napari_histoseg.io.errors import CorruptTileError, SlideError
 from napari_histoseg.io.mpp import MppReading, mpp_from_objective
 from napari_histoseg.io.tiff_backend import open_tiff_levels
+from napari_histoseg.io.tile_faults import TileFaults
 
 #: Fill value for pixels outside the slide (white glass, as scanners fill).
 BACKGROUND = 255
@@ -51,6 +52,7 @@ class Slide:
             call from several threads beside dask reads.
         mpp_reading: where ``mpp`` came from, or why the file's value was rejected.
         objective_power: the scan's objective magnification (e.g. 20.0), if stated.
+        faults: damaged tiles met by display reads (shown blank, warned once).
     """
 
     path: Path
@@ -61,6 +63,7 @@ class Slide:
     region_readers: tuple[Callable[[slice, slice], np.ndarray] | None, ...] = ()
     mpp_reading: MppReading = MppReading(None)
     objective_power: float | None = None
+    faults: TileFaults | None = field(default=None, repr=False, compare=False)
 
     @property
     def level_shapes(self) -> tuple[tuple[int, int], ...]:
@@ -97,6 +100,9 @@ class Slide:
 
         The region may reach past the slide's edges: those pixels are white.
         Returns a ``(h, w, 3)`` uint8 array.
+
+        Raises:
+            CorruptTileError: a tile under the region cannot be read or decoded.
         """
         if not 0 <= level < len(self.levels):
             raise ValueError(f"{self.path.name}: level {level} does not exist "
@@ -109,8 +115,15 @@ class Slide:
             return out
         rows, cols = slice(y0, y1), slice(x0, x1)
         reader = self.region_readers[level] if level < len(self.region_readers) else None
-        pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute()
-        out[y0 - y:y1 - y, x0 - x:x1 - x] = pixels[..., :3]
+        try:
+            pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute()
+            out[y0 - y:y1 - y, x0 - x:x1 - x] = pixels[..., :3]
+        except SlideError:
+            raise
+        except Exception as err:  # noqa: BLE001 - only the project's own error leaves a read
+            raise CorruptTileError(self.path, f"level {level} at {location} size {size} cannot "
+                                              f"be read ({type(err).__name__}: "
+                                              f"{str(err)[:120]})") from err
         return out
 
     def thumbnail(self, max_size: int = 1024) -> np.ndarray:
@@ -121,7 +134,11 @@ class Slide:
         from skimage.transform import resize
 
         level = _level_for_max_size(self.level_shapes, max_size)
-        image = np.asarray(self.levels[level].compute())[..., :3]
+        try:
+            image = np.asarray(self.levels[level].compute())[..., :3]
+        except Exception as err:  # noqa: BLE001 - only the project's own error leaves a read
+            raise SlideError(self.path, f"the thumbnail (level {level}) cannot be read "
+                                        f"({type(err).__name__}: {str(err)[:120]})") from err
         scale = max_size / max(image.shape[:2])
         if scale >= 1:
             return image
@@ -141,8 +158,20 @@ def open_slide(path: str | Path) -> Slide:
     if not path.is_file():
         raise SlideError(path, "no such file")
     try:
+        return _open(path)
+    except SlideError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged file must give the project's error
+        raise SlideError(path, f"cannot be opened ({type(err).__name__}: "
+                               f"{str(err)[:160]})") from err
+
+
+def _open(path: Path) -> Slide:
+    try:
         opened = open_tiff_levels(path)
     except SlideError as tiff_error:
+        if is_tiff(path):  # a damaged TIFF: openslide's libtiff would trust what we refused
+            raise
         from napari_histoseg.io.openslide_backend import open_with_openslide
 
         opened = open_with_openslide(path, fallback_error=tiff_error)
@@ -153,7 +182,14 @@ def open_slide(path: str | Path) -> Slide:
         readers = readers[:1]
     return Slide(path=path, levels=levels, mpp=opened.mpp.mpp, vendor=opened.vendor,
                  properties=opened.properties, region_readers=readers,
-                 mpp_reading=opened.mpp, objective_power=opened.objective_power)
+                 mpp_reading=opened.mpp, objective_power=opened.objective_power,
+                 faults=opened.faults)
+
+
+def is_tiff(path: Path) -> bool:
+    """Whether the file starts with a TIFF or BigTIFF header (either byte order)."""
+    with open(path, "rb") as file:
+        return file.read(4) in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
 
 def pyramid_from_single_level(level0: da.Array) -> tuple[da.Array, ...]:
@@ -164,7 +200,7 @@ def pyramid_from_single_level(level0: da.Array) -> tuple[da.Array, ...]:
     a level is asked for.
     """
     levels = [level0]
-    while max(levels[-1].shape[:2]) > MIN_LEVEL_SIDE:
+    while max(levels[-1].shape[:2]) > MIN_LEVEL_SIDE and min(levels[-1].shape[:2]) >= 2:
         previous = levels[-1]
         even = previous[: previous.shape[0] // 2 * 2, : previous.shape[1] // 2 * 2]
         halved = da.coarsen(np.mean, even, {0: 2, 1: 2}, trim_excess=True)

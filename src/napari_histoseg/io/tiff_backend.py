@@ -14,15 +14,15 @@ import dask.array as da
 import numpy as np
 import tifffile
 import zarr
+from dask.base import tokenize
 
 from napari_histoseg.io import tiff_metadata
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.mpp import MppReading
+from napari_histoseg.io.tiff_checks import check_series
+from napari_histoseg.io.tile_faults import GuardedLevel, TileFaults, guarded_reader
 from napari_histoseg.io.tile_reader import (PositionalFile, SharedHandleFile, TiledLevelReader,
                                              private_file)
-
-#: A single stored block larger than this cannot be read lazily.
-MAX_CHUNK_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -35,27 +35,32 @@ class OpenedLevels:
     vendor: str
     properties: dict = field(default_factory=dict)
     objective_power: float | None = None
+    faults: TileFaults | None = None
 
 
 def open_tiff_levels(path: Path) -> OpenedLevels:
     """Open ``path`` with tifffile; raise SlideError if it is not a usable slide."""
     try:
         tif = tifffile.TiffFile(path)
-    except (tifffile.TiffFileError, OSError, ValueError, IndexError, KeyError) as err:
-        raise SlideError(path, f"not a TIFF-based slide ({err})") from err
+    except Exception as err:  # noqa: BLE001 - tifffile raises many types on damaged headers
+        first_line = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        raise SlideError(path, f"not a TIFF-based slide ({first_line})") from err
     try:
         series = _image_series(tif, path)
-        _check_not_truncated(series, path)
+        check_series(series, path)
         arrays = [_level_array(series, index, path) for index in range(len(series.levels))]
-        source = private_file(tif)
+        source, faults = private_file(tif), TileFaults(path)
         return OpenedLevels(
-            levels=tuple(_as_rgb_dask(array, series.axes, path) for array in arrays),
-            region_readers=tuple(_region_reader(level, array, series.axes, source)
-                                 for level, array in zip(series.levels, arrays)),
+            levels=tuple(_as_rgb_dask(GuardedLevel(array, index, faults), series.axes, path)
+                         for index, array in enumerate(arrays)),
+            region_readers=tuple(_region_reader(level, array, series.axes, source, index)
+                                 for index, (level, array)
+                                 in enumerate(zip(series.levels, arrays))),
             mpp=tiff_metadata.read_mpp(tif, series),
             vendor=tiff_metadata.vendor(tif),
             properties=tiff_metadata.properties(tif),
             objective_power=tiff_metadata.objective_power(tif),
+            faults=faults,
         )
     except SlideError:
         tif.close()
@@ -79,25 +84,6 @@ def _spatial_axes_ok(axes: str) -> bool:
     return axes in ("YXS", "YX", "CYX", "SYX")
 
 
-def _check_not_truncated(series: tifffile.TiffPageSeries, path: Path) -> None:
-    """Fail now, not mid-run, when tile data points past the end of the file."""
-    file_size = path.stat().st_size
-    for level in series.levels:
-        page = level.keyframe
-        ends = [offset + count for offset, count in zip(page.dataoffsets, page.databytecounts)
-                if offset]
-        if ends and max(ends) > file_size:
-            raise SlideError(path, f"the file is truncated: level {level.shape} needs "
-                                   f"{max(ends):,} bytes but the file has {file_size:,}; "
-                                   "copy or export the slide again")
-        chunk_bytes = int(np.prod(page.chunks)) * page.dtype.itemsize
-        if chunk_bytes > MAX_CHUNK_BYTES:
-            raise SlideError(path, f"the image is stored as one block of "
-                                   f"{chunk_bytes / 2**30:.1f} GiB with no pyramid, so it "
-                                   "cannot be read tile by tile; convert it to a tiled "
-                                   "pyramidal TIFF")
-
-
 def _level_array(series: tifffile.TiffPageSeries, index: int, path: Path) -> zarr.Array:
     store = series.aszarr(level=index)
     array = zarr.open(store, mode="r")
@@ -106,9 +92,12 @@ def _level_array(series: tifffile.TiffPageSeries, index: int, path: Path) -> zar
     return array
 
 
-def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
-    """A lazy (h, w, 3) view of one level, whatever the stored layout."""
-    lazy = da.from_zarr(array)
+def _as_rgb_dask(level: GuardedLevel, axes: str, path: Path) -> da.Array:
+    """A lazy (h, w, 3) view of one level, whatever the stored layout (RGB, RGBA,
+    planar, greyscale); damaged tiles read white (``io.tile_faults``)."""
+    name = f"histoseg-{tokenize(str(path), path.stat().st_mtime_ns, level.shape, id(level))}"
+    lazy = da.from_array(level, chunks=level.chunks, name=name,
+                         meta=np.empty((0,) * level.ndim, level.dtype))
     if axes in ("CYX", "SYX"):
         lazy = lazy.transpose(1, 2, 0)
     elif axes == "YX":
@@ -119,16 +108,24 @@ def _as_rgb_dask(array: zarr.Array, axes: str, path: Path) -> da.Array:
 
 
 def _region_reader(level: tifffile.TiffPageSeries, array: zarr.Array, axes: str,
-                   source: PositionalFile | SharedHandleFile
-                   ) -> Callable[[slice, slice], np.ndarray] | None:
-    """A fast (y, x) reader for interleaved RGB levels: direct tiles, else zarr.
+                   source: PositionalFile | SharedHandleFile, index: int
+                   ) -> Callable[[slice, slice], np.ndarray]:
+    """A (y, x) reader that raises ``CorruptTileError`` on damaged tiles: direct tile reads
+    for interleaved RGB levels, else zarr with the layout turned into (h, w, 3).
 
     Both are safe beside dask's display reads (see ``io.tile_reader``).
     """
-    if axes != "YXS":
-        return None
-    if len(level.pages) == 1:
+    if axes == "YXS" and len(level.pages) == 1:
         direct = TiledLevelReader.for_page(level.keyframe, source)
         if direct is not None:
             return direct
-    return lambda rows, cols: array[rows, cols]
+
+    def read(rows: slice, cols: slice) -> np.ndarray:
+        if axes in ("CYX", "SYX"):
+            return np.moveaxis(np.asarray(array[:, rows, cols]), 0, -1)
+        if axes == "YX":
+            return np.repeat(np.asarray(array[rows, cols])[..., None], 3, axis=-1)
+        return np.asarray(array[rows, cols])
+
+    return guarded_reader(read, Path(source.path) if hasattr(source, "path") else
+                          Path(level.parent.filehandle.path), index)

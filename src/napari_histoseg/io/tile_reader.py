@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from napari_histoseg.io.errors import CorruptTileError, SlideError
+
 BACKGROUND = 255
 
 
@@ -118,10 +120,25 @@ class TiledLevelReader:
             tile[top - y0:bottom - y0, left - x0:right - x0, :3])
 
     def _tile(self, index: int) -> np.ndarray:
-        """The decoded ``(tile_h, tile_w, samples)`` tile; white where none is stored."""
+        """The decoded ``(tile_h, tile_w, samples)`` tile; white where none is stored.
+
+        Raises:
+            CorruptTileError: the tile's bytes cannot be read or decoded.
+        """
         offset, count = self._page.dataoffsets[index], self._page.databytecounts[index]
         if not offset or not count:
             return np.full((self._tile_h, self._tile_w, 3), BACKGROUND, np.uint8)
-        data = self._source.read(offset, count)
-        decoded = self._decode(data, index, **self._decode_args)[0]
-        return decoded.reshape(self._tile_h, self._tile_w, -1)
+        try:
+            data = self._source.read(offset, count)
+            decoded = self._decode(data, index, **self._decode_args)[0]
+            return decoded.reshape(self._tile_h, self._tile_w, -1)
+        except SlideError:
+            raise
+        except Exception as err:  # noqa: BLE001 - codecs raise many types on damaged bytes
+            row, col = divmod(index, self._tiles_across)
+            raise CorruptTileError(
+                self._page.parent.filehandle.path,
+                f"the tile at rows {row * self._tile_h}-{(row + 1) * self._tile_h}, cols "
+                f"{col * self._tile_w}-{(col + 1) * self._tile_w} of the "
+                f"{self._page.imagewidth:,} × {self._page.imagelength:,} px level cannot be "
+                f"decoded ({type(err).__name__}: {str(err)[:120]})") from err

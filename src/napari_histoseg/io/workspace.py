@@ -34,6 +34,9 @@ __all__ = ["ResultSpec", "ResultStore", "RunLog", "Workspace", "WorkspaceBusyErr
 
 WORKSPACE_SUFFIX = ".histoseg"
 APP_NAME = "napari-histoseg"
+#: workspace.json and the results' zarr.json larger than these are damaged, never read.
+MAX_INFO_BYTES = 64 * 1024
+MAX_STORE_METADATA_BYTES = 1024 * 1024
 
 
 class WorkspaceBusyError(WorkspaceError):
@@ -165,6 +168,11 @@ class Workspace:
         """
         if not (self.results_path / "zarr.json").is_file():
             return None
+        size = (self.results_path / "zarr.json").stat().st_size
+        if size > MAX_STORE_METADATA_BYTES:
+            raise WorkspaceError(self.results_path, (
+                f"its zarr.json is {size:,} bytes, far more than results metadata needs; "
+                "the results are damaged. Recompute them with 'Start over' (--restart)"))
         if self._foreign:
             raise WorkspaceError(self.root, (
                 f"holds the results of another slide ({self._foreign}), not of "
@@ -227,15 +235,24 @@ def workspace_lock(root: Path) -> Iterator[None]:
 
 
 def _read_info(root: Path) -> dict:
-    """``workspace.json`` of ``root``; {} when absent, {"damaged": ...} when unreadable."""
+    """``workspace.json`` of ``root``; {} when absent, {"damaged": ...} when it is unreadable,
+    larger than ``MAX_INFO_BYTES`` or not {"slide": str, "identity": str}."""
     path = Path(root) / "workspace.json"
     if not path.is_file():
         return {}
     try:
+        if path.stat().st_size > MAX_INFO_BYTES:
+            return {"damaged": f"{path.stat().st_size:,} bytes, more than a workspace.json "
+                               f"holds ({MAX_INFO_BYTES:,})"}
         info = json.loads(path.read_text(encoding="utf-8"))
-        return info if isinstance(info, dict) else {"damaged": "not a JSON object"}
-    except (OSError, ValueError) as err:
-        return {"damaged": str(err)}
+    except (OSError, ValueError, RecursionError) as err:
+        return {"damaged": str(err)[:200]}
+    if not isinstance(info, dict):
+        return {"damaged": "not a JSON object"}
+    for key, limit in (("slide", 4096), ("identity", 256)):
+        if key in info and not (isinstance(info[key], str) and 0 < len(info[key]) <= limit):
+            return {"damaged": f"its {key!r} is not a string of 1-{limit} characters"}
+    return info
 
 
 def _foreign_slide(info: dict, identity: str) -> str | None:

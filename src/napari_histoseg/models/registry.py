@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from napari_histoseg.io.errors import FileError
+from napari_histoseg.models.checkpoint_checks import (check_config_bounds,
+                                                      check_parameter_count, model_sha256)
 from napari_histoseg.models.device import prepare_model, select_device
 
 FORMAT = "napari-histoseg-checkpoint"
@@ -30,6 +32,8 @@ _MODELS = {
     "edge_fusion": ("napari_histoseg.models.edge_fusion", "EdgeFusionNet", "EDGE_FUSION_SIZES"),
 }
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+#: A checkpoint's JSON config larger than this is refused unread.
+MAX_CONFIG_BYTES = 4 * 2**20
 
 
 class CheckpointError(FileError):
@@ -132,7 +136,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A network ready for inference (eval mode, on its device), its config and weights hash."""
+    """A network ready for inference (eval mode, on its device), its config, and the model's
+    hash: weights and config together (``checkpoint_checks.model_sha256``)."""
 
     model: nn.Module
     config: ModelConfig
@@ -178,16 +183,17 @@ def save_config(config: ModelConfig, weights_path: str | Path) -> Path:
 
 def _write_pair(files) -> None:
     """Write each (path, write) to a temporary file and fsync it; then rename all."""
-    from napari_histoseg.io.atomic import fsync_dir, temporary_name
+    from napari_histoseg.io.atomic import fsync_dir, full_disk_reported, temporary_name
 
     staged = []
     try:
         for path, write in files:
             tmp = temporary_name(path)
             staged.append((tmp, path))
-            write(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
+            with full_disk_reported(path):
+                write(tmp)
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
         for tmp, path in staged:
             os.replace(tmp, path)
     finally:
@@ -203,13 +209,18 @@ def read_config(path: str | Path) -> ModelConfig:
     if not json_path.is_file():
         raise CheckpointError(path, f"its config {json_path.name} is missing; a checkpoint is a "
                                     ".safetensors file plus a .json config with the same name")
+    if json_path.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(path, f"its config {json_path.name} is "
+                                    f"{json_path.stat().st_size:,} bytes; a config is a few kB "
+                                    f"(at most {MAX_CONFIG_BYTES:,} are read)")
     try:
         config = ModelConfig.from_dict(json.loads(json_path.read_text()))
-    except (ValueError, TypeError, AttributeError) as error:
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:
         raise CheckpointError(path, f"config {json_path.name} is invalid: {error}") from error
     if config.architecture not in _MODELS:
         raise CheckpointError(path, f"architecture {config.architecture!r} is not registered; "
                                     f"valid: {available_models()}")
+    check_config_bounds(config, path, CheckpointError)
     return config
 
 
@@ -218,16 +229,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(path, "weights file not found; give the path of a .safetensors checkpoint")
+    if path.suffix != ".safetensors":
+        raise CheckpointError(path, "only .safetensors checkpoints are loaded; pickle-based files "
+                                    "(.pt, .pth, .ckpt) are refused because loading them can run "
+                                    "code. Convert it with safetensors where it was made")
     config = read_config(path)
     state = _read_weights(path, config.architecture)
     try:
+        check_parameter_count(config.architecture, config.hyperparameters, path, CheckpointError)
         model = create_model(config.architecture, **config.hyperparameters)
     except (ValueError, TypeError) as error:
         raise CheckpointError(path, f"cannot build {config.architecture!r} from its hyperparameters: "
                                     f"{error}") from error
     _check_state(path, model.state_dict(), state)
     model.load_state_dict(state, strict=True)
-    return LoadedModel(prepare_model(model, select_device(device)), config, file_sha256(path))
+    return LoadedModel(prepare_model(model, select_device(device)), config,
+                       model_sha256(file_sha256(path), config))
 
 
 def _read_weights(path: Path, architecture: str) -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from napari_histoseg.io.atomic import atomic_write_bytes
 from napari_histoseg.io.errors import FileError
+from napari_histoseg.io.safe_paths import inside
 
 FORMAT = "napari-histoseg-dataset"
 FORMAT_VERSION = 1
@@ -87,8 +88,13 @@ def read_manifest(root: str | Path) -> Manifest:
             raise ValueError(f"format is {data.get('format')!r}, not {FORMAT!r}")
         patches = [PatchEntry(**{**p, "location": tuple(p["location"]), "size": tuple(p["size"])})
                    for p in data["patches"]]
+        for patch in patches:  # every patch file lies inside the dataset folder
+            inside(root, patch.image, f"patch {patch.id!r} image", path, DatasetError)
+            inside(root, patch.mask, f"patch {patch.id!r} mask", path, DatasetError)
         return Manifest(float(data["mpp"]), tuple(data["class_names"]), data.get("stain"),
                         data["params"], data["sources"], patches)
+    except DatasetError:
+        raise
     except (ValueError, KeyError, TypeError) as error:
         raise DatasetError(path, f"invalid manifest ({error})") from error
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from napari_histoseg.io.errors import FileError
+from napari_histoseg.io.safe_paths import inside
 from napari_histoseg.io.synthetic import regions as R
 from napari_histoseg.io.synthetic.config import SynthConfig, SyntheticPair
 from napari_histoseg.io.synthetic.layout import Layout, make_layout
@@ -77,10 +79,18 @@ def read_pair(out_dir: str | Path) -> SyntheticPair:
     sidecar = out_dir / FILE_NAMES["sidecar"]
     if not sidecar.is_file():
         raise FileNotFoundError(f"{sidecar}: no synthetic pair here; run `histoseg synth {out_dir}`")
-    record = json.loads(sidecar.read_text())
-    fields = dict(record["config"])
-    fields["size"] = tuple(fields["size"])
-    files = record["files"]
-    return SyntheticPair(he_path=out_dir / files["he"], ck56_path=out_dir / files["ck56"],
-                         labels_path=out_dir / files["labels"], tumour_path=out_dir / files["tumour"],
-                         affine=np.array(record["affine"]), config=SynthConfig(**fields))
+    try:
+        record = json.loads(sidecar.read_text())
+        fields = dict(record["config"])
+        fields["size"] = tuple(fields["size"])
+        files = record["files"]
+        paths = {key: inside(out_dir, files.get(key), f"files.{key}", sidecar)
+                 for key in ("he", "ck56", "labels", "tumour")}
+        return SyntheticPair(he_path=paths["he"], ck56_path=paths["ck56"],
+                             labels_path=paths["labels"], tumour_path=paths["tumour"],
+                             affine=np.array(record["affine"]), config=SynthConfig(**fields))
+    except FileError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise FileError(sidecar, f"not a valid synthetic-pair sidecar ({type(err).__name__}: "
+                                 f"{err}); generate the pair again with `histoseg synth`") from err
