@@ -1,0 +1,138 @@
+"""One explanation run: segmentation (resumed), Grad-CAM heatmap, key regions, review queue.
+
+The CLI and the Explain dock both go through here. The run is a generator:
+it yields a :class:`Phase` when each stage starts, then the engine's own
+events (``Progress``, ``TileResult``, ``BatchSizeReduced``), and returns an
+:class:`ExplainSummary`. Both tiled stages run through the inference engine
+(halo, blending, cancel between batches, resume); tiles already done in the
+workspace are not computed again. The key regions and the queue are saved to
+the workspace's ``explain.json``.
+
+>>> prepared = prepare_explain(ExplainRequest(SegmentRequest("case.svs", "hinet.safetensors")))  # doctest: +SKIP
+>>> for event in run_explain(prepared): ...                                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import asdict, dataclass, replace
+
+from napari_histoseg.explain.gradcam import default_layer
+from napari_histoseg.explain.heatmap_predictor import GradCamPredictor
+from napari_histoseg.explain.heatmap_store import HeatmapSettings, heatmap_spec, heatmap_store_for
+from napari_histoseg.explain.key_regions import KeyRegion
+from napari_histoseg.explain.region_files import save_explanation
+from napari_histoseg.explain.slide_regions import slide_key_regions
+from napari_histoseg.explain.uncertainty import ReviewItem, review_queue
+from napari_histoseg.geometry import Box
+from napari_histoseg.inference.engine import segment
+from napari_histoseg.inference.events import RunSummary
+from napari_histoseg.inference.plan import RunPlan
+from napari_histoseg.inference.session import (PreparedRun, ResolvedModel, SegmentRequest,
+                                               prepare_run, restrict_to_box)
+
+
+@dataclass(frozen=True)
+class ExplainRequest:
+    """What to explain. ``target_class`` is a class name or index (default: the last class,
+    tumour for HI-Net, invasive carcinoma for the fusion network); ``layer`` a module path
+    (default: the architecture's); ``box`` ((y, x), (h, w), level-0 px) limits the tiles
+    computed to a region (the view); ``window`` is the key-region side at the analysis
+    resolution."""
+
+    segment: SegmentRequest
+    target_class: str | int | None = None
+    layer: str | None = None
+    region: str = "predicted"
+    box: Box | None = None
+    window: int = 128
+    max_regions: int = 20
+    queue_length: int = 50
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A stage starts: "segment", "heatmap" or "regions", with its tiles to do."""
+
+    name: str
+    total: int
+
+
+@dataclass(frozen=True)
+class PreparedExplain:
+    run: PreparedRun
+    heatmap_plan: RunPlan
+    settings: HeatmapSettings
+    request: ExplainRequest
+
+
+@dataclass(frozen=True)
+class ExplainSummary:
+    segment: RunSummary
+    heatmap: RunSummary | None
+    key_regions: list[KeyRegion]
+    queue: list[ReviewItem]
+    cancelled: bool
+
+
+def target_index(class_names: tuple[str, ...], target: str | int | None) -> int:
+    """The index of ``target`` (a name or an index) among ``class_names``; the last by default."""
+    if target is None:
+        return len(class_names) - 1
+    if isinstance(target, int) or str(target).isdigit():
+        index = int(target)
+        if not 0 <= index < len(class_names):
+            raise ValueError(f"class {index} does not exist; the model has {len(class_names)} "
+                             f"classes: {', '.join(class_names)}")
+        return index
+    if target not in class_names:
+        raise ValueError(f"unknown class {target!r}; the model's classes are "
+                         f"{', '.join(class_names)}")
+    return class_names.index(target)
+
+
+def prepare_explain(request: ExplainRequest, resolved: ResolvedModel | None = None,
+                    warn=lambda message: print(message, file=sys.stderr)) -> PreparedExplain:
+    """Plan the segmentation (to resume) and the heatmap on the same grid."""
+    prepared = prepare_run(request.segment, resolved, warn)
+    model = prepared.model
+    target = target_index(model.class_names, request.target_class)
+    settings = HeatmapSettings(layer=request.layer or default_layer(model.model),
+                               target_class=target, class_name=model.class_names[target],
+                               region=request.region)
+    store = heatmap_store_for(prepared.workspace, heatmap_spec(prepared.plan.store.spec, settings),
+                              restart=request.segment.restart)
+    plan = prepared.plan
+    if request.box is not None:
+        plan = restrict_to_box(plan, request.box)
+        prepared = replace(prepared, plan=plan)
+    return PreparedExplain(prepared, replace(plan, store=store), settings, request)
+
+
+def run_explain(prepared: PreparedExplain, viewport=None, cancel: threading.Event | None = None):
+    """Segment (what is not done), compute the heatmap, then rank regions and tiles."""
+    run, params = prepared.run, prepared.run.params
+    log = run.workspace.run_log
+    yield Phase("segment", len(run.plan.tiles))
+    seg = yield from segment(run.slide, run.model.model, run.plan, params, viewport=viewport,
+                             cancel=cancel, run_log=log)
+    if seg.cancelled:
+        return ExplainSummary(seg, None, [], [], cancelled=True)
+    settings = prepared.settings
+    predictor = GradCamPredictor(run.model.model, settings.layer, settings.target_class,
+                                 settings.region, params.device, params.normalisation,
+                                 run.plan.store.spec.grid.tile_size, params.batch_size)
+    yield Phase("heatmap", len(prepared.heatmap_plan.tiles))
+    heat = yield from segment(run.slide, run.model.model, prepared.heatmap_plan, params,
+                              viewport=viewport, cancel=cancel, run_log=log, predictor=predictor)
+    yield Phase("regions", 0)
+    request = prepared.request
+    regions = slide_key_regions(prepared.heatmap_plan.store, run.plan.store,
+                                settings.target_class, window=request.window,
+                                max_regions=request.max_regions)
+    queue = review_queue(run.plan.store, prepared.heatmap_plan.store, settings.target_class,
+                         length=request.queue_length)
+    save_explanation(run.workspace.root, regions, queue,
+                     {**asdict(settings), "window": request.window, "model": run.model.name})
+    return ExplainSummary(seg, heat, regions, queue, cancelled=heat.cancelled)
