@@ -18,7 +18,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass, replace
 
-from napari_histoseg.explain.gradcam import default_layer
+from napari_histoseg.explain.gradcam import GradCam, default_layer
 from napari_histoseg.explain.heatmap_predictor import GradCamPredictor
 from napari_histoseg.explain.heatmap_store import HeatmapSettings, heatmap_spec, heatmap_store_for
 from napari_histoseg.explain.key_regions import KeyRegion
@@ -101,6 +101,7 @@ def prepare_explain(request: ExplainRequest, resolved: ResolvedModel | None = No
     settings = HeatmapSettings(layer=request.layer or default_layer(model.model),
                                target_class=target, class_name=model.class_names[target],
                                region=request.region)
+    GradCam(model.model, settings.layer, target, request.region)  # names a bad layer now
     store = heatmap_store_for(prepared.workspace, heatmap_spec(prepared.plan.store.spec, settings),
                               restart=request.segment.restart)
     plan = prepared.plan
