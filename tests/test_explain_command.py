@@ -54,3 +54,17 @@ def test_explain_names_an_unknown_layer_before_computing_anything(checkpoint, tm
                  "--layer", "p9", "--halo", "32", "--device", "cpu"])
     assert code == 2 and "no layer 'p9'" in capsys.readouterr().err
     assert not Workspace.open(tmp_path / "ws").results().done_tiles().any()
+
+
+def test_explain_follows_the_grid_of_an_earlier_segmentation(checkpoint, tmp_path, capsys):
+    slide = write_pyramid_tiff(tmp_path / "case.tif", tissue_like_rgb((512, 640)), levels=2,
+                               tile=128)
+    out = tmp_path / "ws"
+    assert main(["segment", str(slide), "--model", str(checkpoint), "--out", str(out),
+                 "--halo", "16", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["explain", str(slide), "--model", str(checkpoint), "--out", str(out),
+                 "--device", "cpu"]) == 0  # no --halo: the segmentation's 16, resumed
+    workspace = Workspace.open(out)
+    assert open_heatmap(workspace).spec.grid == workspace.results().spec.grid
+    assert open_heatmap(workspace).spec.grid.halo == 16

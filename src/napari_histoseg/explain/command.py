@@ -28,10 +28,15 @@ def add_explain_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--regions", type=int, default=20, help="key regions to keep")
     parser.add_argument("--queue", type=int, default=50, help="tiles in the review queue")
     parser.add_argument("--mpp", type=float, default=None,
-                        help="µm/px to analyse at (default: the checkpoint's)")
+                        help="µm/px to analyse at (default: the segmentation's, else the "
+                             "checkpoint's)")
     parser.add_argument("--slide-mpp", type=float, default=None,
                         help="level-0 µm/px for slides whose file does not state it")
-    parser.add_argument("--halo", type=int, default=64, help="overlap per tile side in px")
+    parser.add_argument("--tile-size", type=int, default=None,
+                        help="model input side in px (default: the segmentation's, else the "
+                             "checkpoint's)")
+    parser.add_argument("--halo", type=int, default=None,
+                        help="overlap per tile side in px (default: the segmentation's, else 64)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--restart", action="store_true",
@@ -49,7 +54,7 @@ def run_explain_command(args: argparse.Namespace) -> int:
     from napari_histoseg.inference.session import SegmentRequest
 
     segment = SegmentRequest(slide_path=args.slide, model=args.model, mpp=args.mpp,
-                             slide_mpp=args.slide_mpp, halo=args.halo,
+                             slide_mpp=args.slide_mpp, tile_size=args.tile_size, halo=args.halo,
                              batch_size=args.batch_size, device=args.device, out_dir=args.out,
                              restart=args.restart)
     request = ExplainRequest(segment, target_class=args.target_class, layer=args.layer,

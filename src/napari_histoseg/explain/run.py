@@ -18,6 +18,8 @@ import sys
 import threading
 from dataclasses import asdict, dataclass, replace
 
+import numpy as np
+
 from napari_histoseg.explain.gradcam import GradCam, default_layer
 from napari_histoseg.explain.heatmap_predictor import GradCamPredictor
 from napari_histoseg.explain.heatmap_store import HeatmapSettings, heatmap_spec, heatmap_store_for
@@ -31,11 +33,13 @@ from napari_histoseg.inference.events import RunSummary
 from napari_histoseg.inference.plan import RunPlan
 from napari_histoseg.inference.session import (PreparedRun, ResolvedModel, SegmentRequest,
                                                prepare_run, restrict_to_box)
+from napari_histoseg.io.workspace import Workspace, WorkspaceError
 
 
 @dataclass(frozen=True)
 class ExplainRequest:
-    """What to explain. ``target_class`` is a class name or index (default: the last class,
+    """What to explain. Tile size, halo and µm/px left as None in ``segment`` are those
+    of the workspace's results (see :func:`with_results_grid`). ``target_class`` is a class name or index (default: the last class,
     tumour for HI-Net, invasive carcinoma for the fusion network); ``layer`` a module path
     (default: the architecture's); ``box`` ((y, x), (h, w), level-0 px) limits the tiles
     computed to a region (the view); ``window`` is the key-region side at the analysis
@@ -92,10 +96,29 @@ def target_index(class_names: tuple[str, ...], target: str | int | None) -> int:
     return class_names.index(target)
 
 
+def with_results_grid(request: SegmentRequest, default_halo: int = 64) -> SegmentRequest:
+    """``request`` with the tile size, halo and µm/px it leaves open (None) taken from the
+    results already in its workspace, so the heatmap lies on their grid and the
+    segmentation resumes; ``default_halo`` when there are none."""
+    store = None
+    if not request.restart:
+        try:
+            store = Workspace.open(request.slide_path, request.out_dir).results()
+        except WorkspaceError:
+            store = None
+    if store is None:
+        return replace(request, halo=default_halo if request.halo is None else request.halo)
+    grid = store.spec.grid
+    same_place = request.mpp is None and request.level is None
+    return replace(request, tile_size=request.tile_size or grid.tile_size,
+                   halo=grid.halo if request.halo is None else request.halo,
+                   mpp=float(np.mean(store.spec.mpp)) if same_place else request.mpp)
+
+
 def prepare_explain(request: ExplainRequest, resolved: ResolvedModel | None = None,
                     warn=lambda message: print(message, file=sys.stderr)) -> PreparedExplain:
     """Plan the segmentation (to resume) and the heatmap on the same grid."""
-    prepared = prepare_run(request.segment, resolved, warn)
+    prepared = prepare_run(with_results_grid(request.segment), resolved, warn)
     model = prepared.model
     target = target_index(model.class_names, request.target_class)
     settings = HeatmapSettings(layer=request.layer or default_layer(model.model),
