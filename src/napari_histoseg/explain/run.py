@@ -32,7 +32,9 @@ from napari_histoseg.inference.engine import segment
 from napari_histoseg.inference.events import RunSummary
 from napari_histoseg.inference.plan import RunPlan
 from napari_histoseg.inference.session import (PreparedRun, ResolvedModel, SegmentRequest,
-                                               prepare_run, restrict_to_box)
+                                               prepare_run, resolve_model, restrict_to_box)
+from napari_histoseg.inference.model_choice import default_model
+from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.workspace import Workspace, WorkspaceError
 
 
@@ -96,10 +98,11 @@ def target_index(class_names: tuple[str, ...], target: str | int | None) -> int:
     return class_names.index(target)
 
 
-def with_results_grid(request: SegmentRequest, default_halo: int = 64) -> SegmentRequest:
+def with_results_grid(request: SegmentRequest, model_tile_size: int | None) -> SegmentRequest:
     """``request`` with the tile size, halo and µm/px it leaves open (None) taken from the
     results already in its workspace, so the heatmap lies on their grid and the
-    segmentation resumes; ``default_halo`` when there are none."""
+    segmentation resumes. Without results, an open halo is 64 px, or a quarter of the
+    tile (``model_tile_size``, else 512) when that is less."""
     store = None
     if not request.restart:
         try:
@@ -107,7 +110,8 @@ def with_results_grid(request: SegmentRequest, default_halo: int = 64) -> Segmen
         except WorkspaceError:
             store = None
     if store is None:
-        return replace(request, halo=default_halo if request.halo is None else request.halo)
+        tile = request.tile_size or model_tile_size or 512
+        return replace(request, halo=min(64, tile // 4) if request.halo is None else request.halo)
     grid = store.spec.grid
     same_place = request.mpp is None and request.level is None
     return replace(request, tile_size=request.tile_size or grid.tile_size,
@@ -118,7 +122,10 @@ def with_results_grid(request: SegmentRequest, default_halo: int = 64) -> Segmen
 def prepare_explain(request: ExplainRequest, resolved: ResolvedModel | None = None,
                     warn=lambda message: print(message, file=sys.stderr)) -> PreparedExplain:
     """Plan the segmentation (to resume) and the heatmap on the same grid."""
-    prepared = prepare_run(with_results_grid(request.segment), resolved, warn)
+    if resolved is None:
+        spec = request.segment.model or str(default_model(open_slide(request.segment.slide_path)))
+        resolved = resolve_model(spec, warn)
+    prepared = prepare_run(with_results_grid(request.segment, resolved.tile_size), resolved, warn)
     model = prepared.model
     target = target_index(model.class_names, request.target_class)
     settings = HeatmapSettings(layer=request.layer or default_layer(model.model),
