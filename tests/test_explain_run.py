@@ -36,7 +36,7 @@ def resolved(model) -> ResolvedModel:
 
 
 def request(slide, tmp_path, **extra) -> ExplainRequest:
-    seg = SegmentRequest(slide_path=slide, halo=16, batch_size=4, device="cpu",
+    seg = SegmentRequest(slide_path=slide, halo=16, batch_size=4, device="cpu", publish_s=0.0,
                          out_dir=tmp_path / "ws")
     return ExplainRequest(seg, layer="features", **extra)
 
