@@ -43,8 +43,11 @@ def test_the_unsure_tile_leads_the_entropy_queue_and_the_contradicted_one_the_ot
     both = review_queue(results, heatmap, 1, length=3)
     assert [item.rank for item in both] == [0, 1, 2]
     assert [item.score for item in both] == sorted((i.score for i in both), reverse=True)
-    assert {item.tile for item in review_queue(results, heatmap, 1)} == {
+    assert {item.tile for item in review_queue(results, heatmap, 1, min_score=0.0)} == {
         (0, 0), (0, 1), (0, 2), (1, 0), (1, 1)}  # tile (1, 2) was never computed
+    # Tiles where the model is sure and the heatmap agrees fall below min_score.
+    assert {item.tile for item in review_queue(results, heatmap, 1, min_score=0.2)} == {
+        (0, 1), (1, 0)}
 
 
 def test_entropy_is_zero_for_certainty_one_for_a_tie_and_nan_when_not_computed():

@@ -17,11 +17,12 @@ ZOOM_40X = 4.0
 
 
 def heatmap_colormap():
-    """Transparent at 0, then purple, red, orange to yellow at 1: cold tissue stays visible."""
+    """Transparent at 0, then blue, cyan, green to yellow at 1: colours H&E lacks, so the
+    heat stands out on pink and purple tissue, and cold tissue stays visible."""
     from napari.utils.colormaps import Colormap
 
-    colors = [[0.0, 0.0, 0.0, 0.0], [0.35, 0.0, 0.6, 0.55], [0.85, 0.1, 0.1, 0.8],
-              [1.0, 0.55, 0.0, 0.9], [1.0, 1.0, 0.2, 1.0]]
+    colors = [[0.0, 0.0, 0.0, 0.0], [0.1, 0.2, 1.0, 0.55], [0.0, 0.85, 1.0, 0.8],
+              [0.2, 1.0, 0.3, 0.9], [1.0, 1.0, 0.0, 1.0]]
     return Colormap(colors=colors, controls=[0.0, 0.15, 0.5, 0.75, 1.0], name="grad-cam heat",
                     display_name="Grad-CAM heat")
 
@@ -38,7 +39,7 @@ def heatmap_layer_data(store, slide_path: str) -> tuple:
     kwargs = {"name": HEATMAP_NAME, "multiscale": True, "scale": store.scale,
               "translate": store.translate, "units": ("µm", "µm"),
               "colormap": heatmap_colormap(), "contrast_limits": (0.0, 1.0),
-              "opacity": 0.7, "blending": "translucent",
+              "opacity": 0.8, "blending": "translucent",
               "metadata": {"histoseg_heatmap_of": slide_path}}
     return heatmap_levels(store), kwargs, "image"
 
@@ -61,9 +62,9 @@ def regions_layer_data(regions, slide_mpp, name: str, colour: str) -> tuple:
     labels = [f"{r.rank + 1}: {r.score:.2f}" for r in regions]
     kwargs = {"name": name, "shape_type": "rectangle", "scale": tuple(slide_mpp),
               "units": ("µm", "µm"), "edge_color": colour, "face_color": "transparent",
-              "edge_width": [max(2.0, (r.box[2] - r.box[0]) / 40) for r in regions],
+              "edge_width": [min(max(4.0, (r.box[2] - r.box[0]) / 32), 12.0) for r in regions],
               "features": {"label": labels, "score": [r.score for r in regions]},
-              "text": {"string": "{label}", "color": colour, "size": 10, "anchor": "upper_left"}}
+              "text": {"string": "{label}", "color": "black", "size": 13, "anchor": "upper_left"}}
     return boxes_as_rectangles([r.box for r in regions]), kwargs, "shapes"
 
 

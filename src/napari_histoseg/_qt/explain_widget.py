@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qtpy.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFormLayout,
-                            QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
+                            QHBoxLayout, QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox,
                             QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from napari_histoseg._qt.explain_layers import (KEY_REGIONS_NAME, QUEUE_NAME, ZOOM_40X,
@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 WHOLE_SLIDE, VISIBLE_ONLY = "Whole slide", "Visible region only"
 COLUMNS = {KEY_REGIONS_NAME: ("rank", "score", "mass", "tumour"),
            QUEUE_NAME: ("rank", "score", "entropy", "disagreement")}
-COLOURS = {KEY_REGIONS_NAME: "#ff8000", QUEUE_NAME: "#00a0ff"}
+COLOURS = {KEY_REGIONS_NAME: "#ff6a00", QUEUE_NAME: "#0080ff"}
+LEGEND = ("Heatmap (Grad-CAM, colour bar top right): 0 = the model did not use this area "
+          "for the class, 1 = it relied on it most (per tile). Key regions: score = heat x "
+          "tumour probability. Review queue: tiles where the model is least sure.")
 
 
 class ExplainWidget(QWidget):
@@ -80,6 +83,8 @@ class ExplainWidget(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.progress, self.status = QProgressBar(), QLabel("Open a slide and press Compute.")
         self.status.setWordWrap(True)
+        self.legend = QLabel(LEGEND)
+        self.legend.setWordWrap(True)
         self.tabs = QTabWidget()
         self.tables = {name: self._table(name) for name in COLUMNS}
         self.previous_button, self.next_button = QPushButton("◀ Previous"), QPushButton("Next ▶")
@@ -102,6 +107,7 @@ class ExplainWidget(QWidget):
             if not row:
                 layout.addWidget(self.progress)
                 layout.addWidget(self.status)
+                layout.addWidget(self.legend)
                 layout.addWidget(self.tabs, 1)
                 continue
             line = QHBoxLayout()
@@ -116,6 +122,7 @@ class ExplainWidget(QWidget):
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         table.cellClicked.connect(lambda row, _col: self.go_to(name, row))
         self.tabs.addTab(table, name)
         return table
@@ -242,7 +249,7 @@ class ExplainWidget(QWidget):
         from napari.layers import Layer
 
         self.lists = {KEY_REGIONS_NAME: list(regions), QUEUE_NAME: list(queue)}
-        for name, items in self.lists.items():
+        for name, items in reversed(self.lists.items()):  # key regions drawn on top
             table = self.tables[name]
             table.setRowCount(len(items))
             for row, item in enumerate(items):

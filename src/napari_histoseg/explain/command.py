@@ -25,8 +25,8 @@ def add_explain_command(subparsers) -> argparse.ArgumentParser:
                         help="sum the class logits over its predicted pixels, or the whole tile")
     parser.add_argument("--window", type=int, default=128,
                         help="key-region side in px at the analysis resolution")
-    parser.add_argument("--regions", type=int, default=20, help="key regions to keep")
-    parser.add_argument("--queue", type=int, default=50, help="tiles in the review queue")
+    parser.add_argument("--regions", type=int, default=10, help="most key regions to keep")
+    parser.add_argument("--queue", type=int, default=20, help="most tiles in the review queue")
     parser.add_argument("--mpp", type=float, default=None,
                         help="µm/px to analyse at (default: the segmentation's, else the "
                              "checkpoint's)")

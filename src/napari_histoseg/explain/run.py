@@ -53,8 +53,8 @@ class ExplainRequest:
     region: str = "predicted"
     box: Box | None = None
     window: int = 128
-    max_regions: int = 20
-    queue_length: int = 50
+    max_regions: int = 10
+    queue_length: int = 20
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from napari_histoseg.io.results import ResultStore
 
 #: Longest side (px) of the pyramid level searched for key regions.
 MAX_SIDE = 4096
+#: Regions scoring below this fraction of the best region's score are not listed.
+MIN_RELATIVE = 0.1
 #: Smallest window side (px) at the searched level.
 MIN_WINDOW = 8
 
@@ -31,8 +33,9 @@ def search_level(shapes: list[tuple[int, int]], window: int, max_side: int = MAX
 
 
 def slide_key_regions(heatmap: ResultStore, results: ResultStore | None, target_class: int, *,
-                      window: int = 128, max_regions: int = 20,
-                      max_side: int = MAX_SIDE) -> list[KeyRegion]:
+                      window: int = 128, max_regions: int = 10,
+                      max_side: int = MAX_SIDE,
+                      min_relative: float = MIN_RELATIVE) -> list[KeyRegion]:
     """Ranked key regions of the slide, boxes in level-0 slide px.
 
     Args:
@@ -40,6 +43,7 @@ def slide_key_regions(heatmap: ResultStore, results: ResultStore | None, target_
         results: the segmentation store on the same grid, whose ``target_class``
             probability multiplies each window's heat; None for heat alone.
         window: window side at the analysis resolution, px.
+        min_relative: regions scoring less than this fraction of the best are left out.
     """
     levels = heatmap.probability_levels()
     level = search_level([tuple(a.shape[1:]) for a in levels], window, max_side)
@@ -51,9 +55,10 @@ def slide_key_regions(heatmap: ResultStore, results: ResultStore | None, target_
                              "compute the heatmap again")
         tumour = np.asarray(results.probability_levels()[level][target_class], dtype=np.float32)
     scaled = max(1, window >> level)
-    return find_key_regions(heat, tumour, window=scaled, stride=_stride(scaled),
-                            max_regions=max_regions,
-                            downsample=heatmap.spec.grid.downsample * 2**level)
+    regions = find_key_regions(heat, tumour, window=scaled, stride=_stride(scaled),
+                               max_regions=max_regions,
+                               downsample=heatmap.spec.grid.downsample * 2**level)
+    return [r for r in regions if r.score >= min_relative * regions[0].score] if regions else []
 
 
 def _stride(window: int) -> int:

@@ -24,6 +24,8 @@ import numpy as np
 from napari_histoseg.io.results import ResultStore
 
 Ranking = Literal["both", "entropy", "disagreement"]
+#: Tiles scoring less are not worth a reviewer's time: the model is sure there.
+MIN_SCORE = 0.05
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,10 @@ class ReviewItem:
 
 
 def review_queue(results: ResultStore, heatmap: ResultStore | None, target_class: int, *,
-                 by: Ranking = "both", length: int = 50) -> list[ReviewItem]:
-    """The ``length`` least certain finished tiles, least certain first.
+                 by: Ranking = "both", length: int = 20,
+                 min_score: float = MIN_SCORE) -> list[ReviewItem]:
+    """The ``length`` least certain finished tiles scoring at least ``min_score``,
+    least certain first (a confident model leaves the queue short, or empty).
 
     Without a heatmap, disagreement is 0 and ``by`` falls back to "entropy".
     Only tiles finished in both stores are ranked.
@@ -60,7 +64,8 @@ def review_queue(results: ResultStore, heatmap: ResultStore | None, target_class
     score = {"both": (entropy + disagreement) / 2, "entropy": entropy,
              "disagreement": disagreement}[by]
     flat = np.flatnonzero(done.ravel())
-    order = flat[np.argsort(-score.ravel()[flat], kind="stable")][:length]
+    order = flat[np.argsort(-score.ravel()[flat], kind="stable")]
+    order = order[score.ravel()[order] >= min_score][:length]
     boxes = grid.core_boxes_level0(order)
     cols = grid.grid_shape[1]
     return [ReviewItem(rank, divmod(int(i), cols), tuple(float(v) for v in box),
