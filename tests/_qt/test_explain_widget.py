@@ -99,3 +99,22 @@ def test_a_new_dock_shows_what_the_workspace_holds(explained):
     again = ExplainWidget(viewer)
     assert HEATMAP_NAME in viewer.layers
     assert again.lists[KEY_REGIONS_NAME] == dock.lists[KEY_REGIONS_NAME]
+
+
+def test_cancel_keeps_nothing_half_shown_and_compute_again_finishes(
+        qtbot, make_napari_viewer, tmp_path, tumour_everywhere):
+    slide = write_pyramid_tiff(tmp_path / "slide.tif", tissue_like_rgb((512, 512)), levels=2,
+                               tile=128)
+    viewer = make_napari_viewer()
+    viewer.open(str(slide), plugin="napari-histoseg")
+    dock = ExplainWidget(viewer)
+    dock.select_model(tumour_everywhere)
+    dock.device_box.setCurrentText("cpu")
+    dock.start()
+    dock.cancel()  # before the first batch
+    qtbot.waitUntil(dock.compute_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    assert dock.last_summary.cancelled and dock.status.text().startswith("Cancelled")
+    assert KEY_REGIONS_NAME not in viewer.layers and not dock.lists[KEY_REGIONS_NAME]
+    dock.start()
+    qtbot.waitUntil(dock.compute_button.isEnabled, timeout=RUN_TIMEOUT_MS)
+    assert not dock.last_summary.cancelled and dock.lists[KEY_REGIONS_NAME]

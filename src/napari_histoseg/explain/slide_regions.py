@@ -9,8 +9,6 @@ to level-0 slide px by that level's downsample.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from napari_histoseg.explain.key_regions import KeyRegion, find_key_regions
@@ -65,8 +63,3 @@ def _stride(window: int) -> int:
     """The largest divisor of ``window`` that is at most a quarter of it (1 at least)."""
     return max(d for d in range(1, max(1, window // 4) + 1) if window % d == 0)
 
-
-def zoom_for(box: tuple[float, float, float, float], view_px: tuple[int, int]) -> float:
-    """Level-0 px per screen px that fits ``box`` (y0, x0, y1, x1) in a ``view_px`` canvas."""
-    h, w = box[2] - box[0], box[3] - box[1]
-    return max(h / max(view_px[0], 1), w / max(view_px[1], 1), math.ulp(1.0))
