@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from napari_histoseg.explain.command import add_explain_command
 from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.annotation_files import add_export_command, add_import_command
 from napari_histoseg.io.errors import SlideError
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_command(subparsers)
     add_synth_command(subparsers)
     add_segment_command(subparsers)
+    add_explain_command(subparsers)
     add_training_commands(subparsers)
     add_export_command(subparsers)
     add_import_command(subparsers)

@@ -73,7 +73,7 @@ class SegmentParams:
 
 def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams(), *,
             viewport: ViewportSource = None, cancel: threading.Event | None = None,
-            run_log: RunLog | None = None) -> Generator[Event, None, RunSummary]:
+            run_log: RunLog | None = None, predictor=None) -> Generator[Event, None, RunSummary]:
     """Segment the planned tiles of ``plan`` that are not done yet.
 
     Args:
@@ -84,17 +84,21 @@ def segment(slide, model, plan: RunPlan, params: SegmentParams = SegmentParams()
             the current one (called each time a batch is formed, from a worker thread).
         cancel: set it to stop after the current batch.
         run_log: where to record the run (start, end, timings).
+        predictor: what maps tiles to the stored maps, in place of a
+            :class:`~napari_histoseg.inference.predictor.Predictor` of ``model``
+            (e.g. the Grad-CAM heatmaps of :mod:`napari_histoseg.explain`).
 
     Raises:
         WorkspaceBusyError: another run is writing to the same workspace (its lock
             is held from the first event to the end of this run).
     """
     with workspace_lock(plan.store.path.parent):
-        return (yield from _segment(slide, model, plan, params, viewport, cancel, run_log))
+        return (yield from _segment(slide, model, plan, params, viewport, cancel, run_log,
+                                    predictor))
 
 
 def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: ViewportSource,
-             cancel: threading.Event | None, run_log: RunLog | None):
+             cancel: threading.Event | None, run_log: RunLog | None, predictor=None):
     from napari_histoseg.inference.predictor import Predictor
 
     store, read_level = plan.store, plan.read_level
@@ -102,8 +106,8 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
     done = store.done_tiles()
     tiles = np.asarray(plan.tiles, dtype=np.int64)
     pending = tiles[~done.ravel()[tiles]]
-    predictor = Predictor(model, params.device, params.normalisation, grid.tile_size,
-                          params.batch_size)
+    predictor = predictor or Predictor(model, params.device, params.normalisation,
+                                       grid.tile_size, params.batch_size)
     _log(run_log, "start", store, params, planned=len(tiles), pending=len(pending),
          device=str(predictor.device))
     start = time.perf_counter()

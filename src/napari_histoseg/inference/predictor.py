@@ -79,6 +79,10 @@ class Predictor:
             f"retrying with {self.batch_size}"))
 
     def _forward(self, pixels: np.ndarray) -> np.ndarray:
+        return self._infer(self._prepare(pixels))
+
+    def _prepare(self, pixels: np.ndarray):
+        """(B, R, R, 3) uint8 -> (B, 3, tile_size, tile_size) normalised float on the device."""
         import torch
         import torch.nn.functional as F
 
@@ -90,7 +94,12 @@ class Predictor:
         if x.shape[-1] != self.tile_size:
             x = F.interpolate(x, size=(self.tile_size,) * 2, mode="bilinear",
                               antialias=x.shape[-1] > self.tile_size, align_corners=False)
-        x = prepare_batch(x, self.device)
+        return prepare_batch(x, self.device)
+
+    def _infer(self, x) -> np.ndarray:
+        """Normalised batch -> (B, C, tile_size, tile_size) uint8 softmax x 255 on the CPU."""
+        import torch
+
         with inference_context(self.device):
             logits = self.model.predict_logits(x)
         if not bool(torch.isfinite(logits).all()):
