@@ -30,6 +30,9 @@ from napari_histoseg.io.tiff_backend import open_tiff_levels
 
 #: Fill value for pixels outside the slide (white glass, as scanners fill).
 BACKGROUND = 255
+#: Reads of the slide's open file run here, never on a dask.distributed client that may be
+#: active in this process (a batch worker's, whose scheduler cannot receive open files).
+LOCAL_SCHEDULER = "threads"
 #: Smallest side a synthesised pyramid level may have.
 MIN_LEVEL_SIDE = 512
 
@@ -109,7 +112,8 @@ class Slide:
             return out
         rows, cols = slice(y0, y1), slice(x0, x1)
         reader = self.region_readers[level] if level < len(self.region_readers) else None
-        pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute()
+        pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute(
+            scheduler=LOCAL_SCHEDULER)
         out[y0 - y:y1 - y, x0 - x:x1 - x] = pixels[..., :3]
         return out
 
@@ -121,7 +125,7 @@ class Slide:
         from skimage.transform import resize
 
         level = _level_for_max_size(self.level_shapes, max_size)
-        image = np.asarray(self.levels[level].compute())[..., :3]
+        image = np.asarray(self.levels[level].compute(scheduler=LOCAL_SCHEDULER))[..., :3]
         scale = max_size / max(image.shape[:2])
         if scale >= 1:
             return image
