@@ -69,3 +69,14 @@ def test_summary_has_one_row_per_slide_in_order(tmp_path):
         ("/s/a.tif", "done", "12.3"), ("/s/b.tif", "failed", "1.0")]
     assert rows[1]["error"] == "SlideError: /s/b.tif: not a TIFF file"
     assert rows[0]["tiles_computed"] == "80"
+
+
+def test_a_source_is_a_folder_or_a_csv_manifest(cases, tmp_path):
+    from napari_histoseg.inference.batch.manifest import items_from_source
+
+    manifest = tmp_path / "slides.csv"
+    manifest.write_text("slide\ncases/b.svs\n")
+    assert [i.slide.name for i in items_from_source(cases)] == ["a.tif", "b.svs"]
+    assert [i.slide.name for i in items_from_source(manifest)] == ["b.svs"]
+    with pytest.raises(ManifestError, match="a.tif: choose a folder of slides or a .csv"):
+        items_from_source(cases / "a.tif")

@@ -9,8 +9,8 @@ failed. One slide alone runs in this process as before.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import threading
 from pathlib import Path
 
 from napari_histoseg.inference.batch.manifest import BatchItem, items_from_paths, read_manifest
@@ -59,20 +59,15 @@ def run_batch_command(args: argparse.Namespace, template) -> int:
     """Run the batch with a progress bar per slide; 0 when every slide is done, else 1."""
     items = batch_items(args)
     try:
-        from napari_histoseg.inference.batch.runner import (local_torch_threads, open_client,
-                                                             run_batch)
-        from napari_histoseg.inference.batch.worker import ModelCache
+        from napari_histoseg.inference.batch.runner import run_on_cluster
     except ImportError as err:
         raise ValueError(MISSING_EXTRA) from err
     from napari_histoseg.inference.batch.summary import write_summary
 
-    workers = None if args.scheduler else (args.workers or None)
-    threads = None if args.scheduler else local_torch_threads(workers or _cores())
-    with open_client(args.scheduler, workers) as client:
-        print(f"{len(items)} slides on {_describe(client)}; dashboard: {client.dashboard_link}")
-        run = run_batch(client, items, template, retries=args.retries,
-                        cache=ModelCache(torch_threads=threads))
-        outcomes = _show(run, items)
+    cancel = threading.Event()
+    run = run_on_cluster(items, template, args.scheduler, args.workers, retries=args.retries,
+                         cancel=cancel)
+    outcomes = _show(run, items, cancel)
     path = write_summary(outcomes, args.summary)
     failed = [o for o in outcomes if o.status != "done"]
     for outcome in failed:
@@ -89,10 +84,17 @@ def batch_template(args: argparse.Namespace, request_type):
                         restart=args.restart)
 
 
-def _show(run, items: list[BatchItem]):
-    """Drive the batch generator with one tqdm bar per slide; the outcomes."""
+def _show(run, items: list[BatchItem], cancel: threading.Event):
+    """Drive the batch generator with one tqdm bar per slide; the outcomes.
+
+    The first Ctrl-C sets ``cancel`` (slides stop after their current batch and keep
+    their finished tiles); a second one stops waiting.
+    """
     from tqdm import tqdm
 
+    started = next(run)
+    print(f"{len(items)} slides on {started.workers} workers ({started.scheduler}); "
+          f"dashboard: {started.dashboard}")
     bars = [tqdm(total=None, desc=item.slide.name, unit="tile", position=i, leave=True)
             for i, item in enumerate(items)]
     try:
@@ -101,6 +103,13 @@ def _show(run, items: list[BatchItem]):
                 event = next(run)
             except StopIteration as stop:
                 return stop.value
+            except KeyboardInterrupt:
+                if cancel.is_set():
+                    raise
+                cancel.set()
+                bars[0].write("interrupted: every slide stops after its current batch and keeps "
+                              "its finished tiles; the same command resumes them")
+                continue
             bar = bars[event.index]
             if event.kind in ("planned", "progress"):
                 if bar.total != event.total:
@@ -122,12 +131,4 @@ def _absolute_model(model: str | None) -> str | None:
     if model and Path(model).exists():
         return str(Path(model).resolve())
     return model
-
-
-def _describe(client) -> str:
-    return f"{len(client.nthreads())} workers ({client.scheduler.address})"
-
-
-def _cores() -> int:
-    return os.cpu_count() or 1
 

@@ -83,6 +83,16 @@ def items_from_paths(paths: list[Path], out_root: Path | None = None) -> list[Ba
     return check_items(items, Path(out_root) if out_root else Path.cwd())
 
 
+def items_from_source(source: Path) -> list[BatchItem]:
+    """A folder of slides or a CSV manifest (by its ``.csv`` suffix) as batch items."""
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return read_manifest(source)
+    if source.is_dir():
+        return items_from_paths([source])
+    raise ManifestError(source, "choose a folder of slides or a .csv manifest")
+
+
 def check_items(items: list[BatchItem], source: Path) -> list[BatchItem]:
     """The items with absolute paths (workers may run elsewhere); refuse missing slides and
     two slides sharing one workspace folder."""

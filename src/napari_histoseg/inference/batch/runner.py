@@ -50,6 +50,29 @@ class SlideEvent:
     outcome: SlideOutcome | None = None
 
 
+@dataclass(frozen=True)
+class BatchStarted:
+    """The cluster is up: ``workers`` connected to ``scheduler``; the dashboard's address."""
+
+    scheduler: str
+    workers: int
+    dashboard: str
+
+
+def run_on_cluster(items: list[BatchItem], template: SegmentRequest,
+                   scheduler: str | None = None, workers: int | None = None,
+                   retries: int = 2, cancel: threading.Event | None = None
+                   ) -> Generator[BatchStarted | SlideEvent, None, list[SlideOutcome]]:
+    """:func:`run_batch` on the scheduler at ``scheduler`` or on a new LocalCluster of
+    ``workers`` (torch's threads shared out among them); first yields BatchStarted."""
+    threads = None if scheduler else local_torch_threads(workers or os.cpu_count() or 1)
+    with open_client(scheduler, workers) as client:
+        yield BatchStarted(client.scheduler.address, len(client.nthreads()),
+                           client.dashboard_link)
+        return (yield from run_batch(client, items, template, retries=retries,
+                                     cache=ModelCache(torch_threads=threads), cancel=cancel))
+
+
 @contextlib.contextmanager
 def open_client(scheduler: str | None = None, workers: int | None = None,
                 processes: bool = True) -> Iterator[Client]:
