@@ -22,6 +22,22 @@ def tile_mean_model(spec: str) -> ResolvedModel:
                          ("#000000", "#ff0000"), None, None, None)
 
 
+class FailOnceLoader:
+    """A ModelCache loader whose first call (marked by a file) raises OSError, as a
+    transient fault would; later calls return the real checkpoint's model."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __call__(self, spec: str) -> ResolvedModel:
+        from napari_histoseg.inference.session import resolve_model
+
+        if not self.marker.exists():
+            self.marker.touch()
+            raise OSError("the shared file system hiccupped")
+        return resolve_model(spec)
+
+
 def write_slides(folder: Path, n: int, shape: tuple[int, int]) -> list[Path]:
     """``n`` small two-level pyramid TIFFs with different tissue, ``case-<i>.tif``."""
     folder.mkdir(parents=True, exist_ok=True)

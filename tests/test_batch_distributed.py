@@ -6,6 +6,7 @@ test that kills a worker is in test_batch_kill.py."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 from dataclasses import replace
 
@@ -47,8 +48,9 @@ def request_for(checkpoint):
                           batch_size=8, device="cpu")
 
 
-def _run(client, items, template):
-    run = run_batch(client, items, template, retries=1)
+def _run(client, items, template, cache=None):
+    """(outcomes, events) of a batch with one retry per slide."""
+    run = run_batch(client, items, template, retries=1, cache=cache)
     events = []
     while True:
         try:
@@ -92,6 +94,27 @@ def test_a_bad_slide_is_reported_and_the_others_finish(client, request_for, tmp_
     assert outcomes[0].status == "failed" and "broken.tif" in outcomes[0].error
     assert outcomes[1].status == "done" and outcomes[1].tiles_computed > 0
     assert [e.index for e in events if e.kind == "finished"].count(0) == 1
+
+
+def test_a_task_that_raises_is_retried(client, request_for, tmp_path):
+    from napari_histoseg.inference.batch.worker import ModelCache
+
+    from .batch_helpers import FailOnceLoader
+
+    slide = write_slides(tmp_path, 1, (128, 128))[0]
+    _drop_cache(client)  # the module's cache, to register a failing one
+    try:
+        outcomes, events = _run(client, [BatchItem(slide)], request_for,
+                                ModelCache(loader=FailOnceLoader(tmp_path / "failed-once")))
+    finally:
+        _drop_cache(client)
+    assert outcomes[0].status == "done", outcomes
+    assert [e.kind for e in events].count("started") == 2  # the first try, then the retry
+
+
+def _drop_cache(client) -> None:
+    with contextlib.suppress(ValueError):  # none registered yet
+        client.unregister_worker_plugin(PLUGIN_NAME)
 
 
 def _main(argv: list[str]) -> int:

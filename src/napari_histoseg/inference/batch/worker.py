@@ -96,9 +96,9 @@ def segment_slide(index: int, request: SegmentRequest, topic: str,
                   cancel_name: str | None = None) -> SlideOutcome:
     """Segment ``request.slide_path`` whole on this worker; report progress on ``topic``.
 
-    A slide that cannot be used (bad file, busy or foreign workspace: FileError)
-    ends as "failed" at once, since retrying cannot help; other errors are raised
-    so that dask retries the task.
+    A slide that cannot be used (bad file, busy or foreign workspace: FileError; a
+    missing checkpoint) ends as "failed" at once, since retrying cannot help; other
+    errors are raised so that dask retries the task.
     """
     worker = get_worker()
     report = _Reporter(worker, topic, index)
@@ -106,7 +106,7 @@ def segment_slide(index: int, request: SegmentRequest, topic: str,
     start = time.perf_counter()
     try:
         prepared = _prepare(worker.plugins[PLUGIN_NAME], request, report)
-    except FileError as err:
+    except (FileError, FileNotFoundError) as err:
         return SlideOutcome(str(request.slide_path), "failed", time.perf_counter() - start,
                             str(err), worker=worker.address)
     plan = prepared.plan
