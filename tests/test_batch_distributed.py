@@ -96,6 +96,19 @@ def test_a_bad_slide_is_reported_and_the_others_finish(client, request_for, tmp_
     assert [e.index for e in events if e.kind == "finished"].count(0) == 1
 
 
+def test_a_slide_whose_workspace_is_busy_fails_at_once_without_retries(client, request_for,
+                                                                         tmp_path):
+    from napari_histoseg.io.workspace import workspace_lock
+
+    slide = write_slides(tmp_path, 1, (128, 128))[0]
+    out = tmp_path / "busy"
+    out.mkdir()
+    with workspace_lock(out):  # another run is writing there
+        outcomes, events = _run(client, [BatchItem(slide, out)], request_for)
+    assert outcomes[0].status == "failed" and "another segmentation run" in outcomes[0].error
+    assert [e.kind for e in events].count("started") == 1
+
+
 def test_a_task_that_raises_is_retried(client, request_for, tmp_path):
     from napari_histoseg.inference.batch.worker import ModelCache
 

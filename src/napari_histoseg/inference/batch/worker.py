@@ -106,14 +106,14 @@ def segment_slide(index: int, request: SegmentRequest, topic: str,
     start = time.perf_counter()
     try:
         prepared = _prepare(worker.plugins[PLUGIN_NAME], request, report)
+        plan = prepared.plan
+        report("planned", done=int(plan.store.done_tiles().ravel()[plan.tiles].sum()),
+               total=len(plan.tiles))
+        cancel = Event(cancel_name) if cancel_name else None
+        summary = _drive(start_run(prepared, cancel=cancel), report)
     except (FileError, FileNotFoundError) as err:
         return SlideOutcome(str(request.slide_path), "failed", time.perf_counter() - start,
                             str(err), worker=worker.address)
-    plan = prepared.plan
-    already = int(plan.store.done_tiles().ravel()[plan.tiles].sum())
-    report("planned", done=already, total=len(plan.tiles))
-    cancel = Event(cancel_name) if cancel_name else None
-    summary = _drive(start_run(prepared, cancel=cancel), report)
     return SlideOutcome(str(request.slide_path), "cancelled" if summary.cancelled else "done",
                         time.perf_counter() - start, tiles_computed=summary.tiles_computed,
                         tiles_already_done=summary.tiles_already_done,
