@@ -43,7 +43,8 @@ def test_batch_panel_segments_a_folder_on_a_scheduler(qtbot, panel, scheduler, t
     qtbot.waitUntil(panel.start_button.isEnabled, timeout=RUN_TIMEOUT_MS)
     statuses = [panel.table.item(row, 2).text() for row in range(3)]
     assert statuses[:2] == ["done", "done"], statuses
-    assert statuses[2].startswith("failed:") and "zz-broken.tif" in statuses[2]
+    assert statuses[2].startswith("failed: ") and "zz-broken.tif" not in statuses[2]  # the row names it
+    assert "zz-broken.tif" in panel.table.item(2, 2).toolTip()
     for row in range(2):
         bar = panel.table.cellWidget(row, 1)
         assert bar.value() == bar.maximum() > 0

@@ -58,13 +58,19 @@ class BatchWidget(QWidget):
         self.workers_box = QSpinBox()
         self.workers_box.setRange(1, 256)
         self.workers_box.setValue(max(1, (os.cpu_count() or 2) // 2))
+        self.scheduler_edit.textChanged.connect(
+            lambda text: self.workers_box.setEnabled(not text.strip()))
         self.start_button, self.cancel_button = QPushButton("Start batch"), QPushButton("Cancel")
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["Slide", "Progress", "Status"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(180)
         self.status = QLabel("Choose a folder or manifest, then Start batch.")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -150,8 +156,12 @@ class BatchWidget(QWidget):
             status.setToolTip(event.message)
         elif event.kind == "finished":
             outcome = event.outcome
+            if outcome.status == "done":  # its last progress message may come after this
+                total = outcome.tiles_computed + outcome.tiles_already_done
+                bar.setMaximum(max(total, 1))
+                bar.setValue(max(total, 1))
             status.setText(outcome.status if not outcome.error
-                           else f"{outcome.status}: {outcome.error}")
+                           else f"{outcome.status}: {_without_path(outcome)}")
             status.setToolTip(outcome.error)
 
     def _on_done(self, result) -> None:
@@ -180,6 +190,12 @@ def _run(items, template, scheduler, workers, cancel, summary_path: Path):
     outcomes = yield from run_on_cluster(items, template, scheduler,
                                          None if scheduler else workers, cancel=cancel)
     return outcomes, write_summary(outcomes, summary_path)
+
+
+def _without_path(outcome) -> str:
+    """The error without the slide's path in front (the row names the slide)."""
+    prefix = f"{outcome.slide}: "
+    return outcome.error[len(prefix):] if outcome.error.startswith(prefix) else outcome.error
 
 
 def _summary_path(source: str) -> Path:

@@ -110,20 +110,28 @@ def _show(run, items: list[BatchItem], cancel: threading.Event):
                 bars[0].write("interrupted: every slide stops after its current batch and keeps "
                               "its finished tiles; the same command resumes them")
                 continue
-            bar = bars[event.index]
-            if event.kind in ("planned", "progress"):
-                if bar.total != event.total:
-                    bar.reset(total=event.total)
-                bar.update(event.done - bar.n)
-            elif event.kind == "warning":
-                bar.write(f"{items[event.index].slide.name}: {event.message}")
-            elif event.kind == "finished":
-                outcome = event.outcome
-                bar.set_postfix_str(outcome.status if outcome.status == "done"
-                                    else f"{outcome.status}: {outcome.error}"[:80])
+            _update(bars[event.index], event, items[event.index].slide.name)
     finally:
         for bar in bars:
             bar.close()
+
+
+def _update(bar, event, name: str) -> None:
+    """Show one SlideEvent on the slide's tqdm ``bar``."""
+    if event.kind in ("planned", "progress"):
+        if bar.total != event.total:
+            bar.reset(total=event.total)
+        bar.update(event.done - bar.n)
+    elif event.kind == "warning":
+        bar.write(f"{name}: {event.message}")
+    elif event.kind == "finished":
+        outcome = event.outcome
+        if outcome.status == "done":  # its last progress message may come after this
+            total = outcome.tiles_computed + outcome.tiles_already_done
+            bar.reset(total=total)
+            bar.update(total)
+        bar.set_postfix_str(outcome.status if outcome.status == "done"
+                            else f"{outcome.status}: {outcome.error}"[:80])
 
 
 def _absolute_model(model: str | None) -> str | None:
