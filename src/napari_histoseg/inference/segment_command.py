@@ -21,7 +21,8 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
                              "name (random weights: for trying the pipeline only); default: the "
                              "shipped real-tissue model, or the synthetic one for synthetic slides")
     parser.add_argument("--out", type=Path, default=None,
-                        help="workspace folder (default: <slide>.histoseg beside the slide)")
+                        help="workspace folder (default: <slide>.histoseg beside the slide); with "
+                             "several slides, the folder that holds their workspaces")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--level", type=int, default=None, help="pyramid level to segment at")
     where.add_argument("--mpp", type=float, default=None,
