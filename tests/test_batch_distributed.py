@@ -169,3 +169,13 @@ def test_export_ome_is_refused_for_a_batch(checkpoint, tmp_path):
     slides = write_slides(tmp_path, 2, (128, 128))
     with pytest.raises(ValueError, match="--export-ome writes one slide's mask"):
         _main(["segment", *map(str, slides), "--export-ome", str(tmp_path / "m.ome.tif")])
+
+
+def test_slide_reads_stay_in_this_process_while_a_client_is_active(client, tmp_path):
+    """A slide's levels wrap its open file; with a default Client they must not be sent to it."""
+    from napari_histoseg.io.slide import open_slide
+
+    slide = open_slide(write_slides(tmp_path, 1, (256, 320))[0])
+    assert slide.thumbnail(64).shape[:2] == (51, 64)
+    dask_only = replace(slide, region_readers=())  # read_region's dask path
+    assert dask_only.read_region(1, (0, 0), (32, 32)).shape == (32, 32, 3)
