@@ -125,6 +125,30 @@ def test_a_task_that_raises_is_retried(client, request_for, tmp_path):
     assert [e.kind for e in events].count("started") == 2  # the first try, then the retry
 
 
+def test_cancel_stops_every_slide_and_the_same_batch_resumes(client, request_for, tmp_path):
+    import threading
+
+    slides = write_slides(tmp_path / "slides", 2, (256, 320))
+    items = [BatchItem(s, tmp_path / "batch" / s.name) for s in slides]
+    template = replace(request_for, publish_s=0.0)  # progress after every batch
+    cancel = threading.Event()
+    run = run_batch(client, items, template, cancel=cancel)
+    while True:
+        try:
+            event = next(run)
+        except StopIteration as stop:
+            outcomes = stop.value
+            break
+        if event.kind == "progress":
+            cancel.set()
+    assert [o.status for o in outcomes] == ["cancelled"] * 2, outcomes
+    assert sum(o.tiles_computed for o in outcomes) < 160
+    resumed, _ = _run(client, items, template)
+    assert [o.status for o in resumed] == ["done"] * 2
+    assert [o.tiles_already_done for o in resumed] == [o.tiles_computed for o in outcomes]
+    assert sum(o.tiles_already_done + o.tiles_computed for o in resumed) == 160
+
+
 def _drop_cache(client) -> None:
     with contextlib.suppress(ValueError):  # none registered yet
         client.unregister_worker_plugin(PLUGIN_NAME)
