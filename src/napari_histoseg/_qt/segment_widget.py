@@ -120,6 +120,10 @@ class SegmentWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.segment_button)
         buttons.addWidget(self.cancel_button)
+        self.batch_button = QPushButton("Batch…")
+        self.batch_button.setToolTip("Segment a folder or manifest of slides on dask.distributed")
+        self.batch_button.clicked.connect(self.open_batch)
+        buttons.addWidget(self.batch_button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.slide_mpp_row)
         layout.addLayout(form)
@@ -173,6 +177,14 @@ class SegmentWidget(QWidget):
             return
         self.folder_label.setText(str(workspace_dir_for(layer.metadata["slide_path"],
                                                         self._out_dir)))
+
+    def open_batch(self):
+        """Open the Batch panel (``_qt/batch_widget.py``), which uses this dock's choices."""
+        from napari_histoseg._qt.batch_widget import BatchWidget
+
+        panel = BatchWidget(lambda: self.request(""))
+        self.viewer.window.add_dock_widget(panel, name="Segment batch", area="right")
+        return panel
 
     # --- running ------------------------------------------------------------------------
     def request(self, slide_path: str) -> SegmentRequest:

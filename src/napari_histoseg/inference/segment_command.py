@@ -6,18 +6,23 @@ import argparse
 import sys
 from pathlib import Path
 
+from napari_histoseg.inference.batch.command import (add_batch_arguments, batch_template,
+                                                     is_batch, run_batch_command)
+
 
 def add_segment_command(subparsers) -> argparse.ArgumentParser:
     """Register ``segment`` on an argparse ``subparsers`` object."""
     parser = subparsers.add_parser(
         "segment", help="segment a whole slide into the slide's workspace (resumable)")
-    parser.add_argument("slide", type=Path)
+    parser.add_argument("slide", type=Path, nargs="*",
+                        help="a slide file; several slides or a folder run as a batch")
     parser.add_argument("--model", default=None,
                         help="a checkpoint (.safetensors, with its .json beside it) or a model "
                              "name (random weights: for trying the pipeline only); default: the "
                              "shipped real-tissue model, or the synthetic one for synthetic slides")
     parser.add_argument("--out", type=Path, default=None,
-                        help="workspace folder (default: <slide>.histoseg beside the slide)")
+                        help="workspace folder (default: <slide>.histoseg beside the slide); with "
+                             "several slides, the folder that holds their workspaces")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--level", type=int, default=None, help="pyramid level to segment at")
     where.add_argument("--mpp", type=float, default=None,
@@ -33,6 +38,7 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
                         help="discard results of a different model or grid in the workspace")
     parser.add_argument("--export-ome", type=Path, default=None,
                         help="also write the mask as a pyramidal OME-TIFF here")
+    add_batch_arguments(parser)
     parser.set_defaults(func=run_segment)
     return parser
 
@@ -44,8 +50,10 @@ def run_segment(args: argparse.Namespace) -> int:
     from napari_histoseg.inference.engine import BatchSizeReduced, Progress
     from napari_histoseg.inference.session import SegmentRequest, prepare_run, start_run
 
+    if is_batch(args) or not args.slide:
+        return run_batch_command(args, batch_template(args, SegmentRequest))
     request = SegmentRequest(
-        slide_path=args.slide, model=args.model, level=args.level, mpp=args.mpp,
+        slide_path=args.slide[0], model=args.model, level=args.level, mpp=args.mpp,
         slide_mpp=args.slide_mpp, tile_size=args.tile_size, halo=args.halo,
         batch_size=args.batch_size, device=args.device, out_dir=args.out, restart=args.restart)
     prepared = prepare_run(request)

@@ -31,6 +31,9 @@ from napari_histoseg.io.tile_faults import TileFaults
 
 #: Fill value for pixels outside the slide (white glass, as scanners fill).
 BACKGROUND = 255
+#: Reads of the slide's open file run here, never on a dask.distributed client that may be
+#: active in this process (a batch worker's, whose scheduler cannot receive open files).
+LOCAL_SCHEDULER = "threads"
 #: Smallest side a synthesised pyramid level may have.
 MIN_LEVEL_SIDE = 512
 
@@ -116,7 +119,8 @@ class Slide:
         rows, cols = slice(y0, y1), slice(x0, x1)
         reader = self.region_readers[level] if level < len(self.region_readers) else None
         try:
-            pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute()
+            pixels = reader(rows, cols) if reader else self.levels[level][rows, cols].compute(
+                scheduler=LOCAL_SCHEDULER)
             out[y0 - y:y1 - y, x0 - x:x1 - x] = pixels[..., :3]
         except SlideError:
             raise
@@ -135,7 +139,7 @@ class Slide:
 
         level = _level_for_max_size(self.level_shapes, max_size)
         try:
-            image = np.asarray(self.levels[level].compute())[..., :3]
+            image = np.asarray(self.levels[level].compute(scheduler=LOCAL_SCHEDULER))[..., :3]
         except Exception as err:  # noqa: BLE001 - only the project's own error leaves a read
             raise SlideError(self.path, f"the thumbnail (level {level}) cannot be read "
                                         f"({type(err).__name__}: {str(err)[:120]})") from err
