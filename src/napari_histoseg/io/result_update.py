@@ -11,7 +11,7 @@ completes to exactly the bytes of an uninterrupted run:
    tiles reach is recomputed from the stored predictions of the done tiles
    around it (:func:`napari_histoseg.io.blend.blend_block`) and written as one
    whole chunk; then each overview chunk above a changed block is rebuilt from
-   its 2 x 2 children; last, ``histoseg/done`` (one chunk) records the tiles.
+   its 2 x 2 children (:func:`napari_histoseg.io.pyramid.write_overview`); last, ``histoseg/done`` (one chunk) records the tiles.
 
 A tile whose ``done`` was not yet written is recomputed on resume; its step 1
 and 2 then rewrite the same chunks with the same bytes. Blocks and overview
@@ -26,7 +26,8 @@ from collections import OrderedDict
 import numpy as np
 
 from napari_histoseg.geometry import blend_weights
-from napari_histoseg.io.blend import blend_block, block_box, labels_of, pool_2x2
+from napari_histoseg.io.blend import blend_block, block_box, labels_of
+from napari_histoseg.io.pyramid import write_overview
 from napari_histoseg.io.results import ResultStore
 
 #: Memory for decoded tile predictions (a batch and its neighbours' rows), bytes.
@@ -105,13 +106,8 @@ class ResultUpdater:
     def _write_overview(self, level: int, row: int, first: int, last: int) -> None:
         """Rebuild level ``level``'s chunks (row, first..last) from their 2 x 2 children."""
         s = self.grid.stride
-        below = self.store.probability_levels()[level - 1]
-        children = below[:, 2 * row * s:(2 * row + 2) * s, 2 * first * s:(2 * last + 2) * s]
-        pooled = pool_2x2(children.astype(np.float32))
-        y0, x0 = row * s, first * s
-        y1, x1 = y0 + pooled.shape[1], x0 + pooled.shape[2]
-        self.store.probability_levels()[level][:, y0:y1, x0:x1] = pooled.astype(np.float16)
-        self.store.mask_levels()[level][y0:y1, x0:x1] = labels_of(pooled)
+        write_overview(self.store, level, slice(row * s, (row + 1) * s),
+                       slice(first * s, (last + 1) * s))
 
     def _window(self, index: int) -> np.ndarray:
         cached = self._cache.get(index)
