@@ -7,8 +7,8 @@ level's mask is the argmax of that level's probabilities:
 * level 0: each changed pixel gets the edited label, and its probabilities
   become one-hot (the annotator's word is certain), so ``labels_of`` of the
   probabilities is the edited mask;
-* overviews: rebuilt above the changed box by :func:`.pyramid.rebuild_overviews`,
-  the same 2 x 2 reduction the tile writer uses.
+* overviews: the chunks above the changed level-0 chunks are rebuilt by
+  :func:`.pyramid.rebuild_above`, as the tile writer rebuilds them.
 
 The model's own pixels are never lost: they are recomputed from the stored
 tile predictions (:func:`.blend.blend_block`), which edits never touch. Plain
@@ -28,7 +28,7 @@ import numpy as np
 
 from napari_histoseg.geometry import blend_weights
 from napari_histoseg.io.blend import NOT_COMPUTED, blend_block, block_box, labels_of
-from napari_histoseg.io.pyramid import PixelBox, rebuild_overviews
+from napari_histoseg.io.pyramid import Chunk, PixelBox, chunk_runs, chunks_meeting, rebuild_above
 from napari_histoseg.io.results import WorkspaceError
 
 #: The largest window one edit may take, in mask px (a 4,096² window commits in < 1 s).
@@ -107,29 +107,29 @@ def check_labels(store, window: EditWindow, labels: np.ndarray, before: np.ndarr
 
 
 def write_labels(store, window: EditWindow, labels: np.ndarray,
-                 changed: np.ndarray) -> PixelBox | None:
+                 changed: np.ndarray) -> set[Chunk]:
     """Write ``labels`` (h, w) where ``changed`` into level 0, one-hot, and rebuild overviews.
 
-    Only the bounding box of the changed pixels is read and written. Returns that
-    box in level-0 result px, or None when nothing changed.
+    Only the level-0 chunks holding a changed pixel are read and written (a run
+    of neighbouring chunks in one call), and the overview chunks above them.
+    Returns those level-0 chunks (empty when nothing changed).
     """
-    found = _bounding_box(changed)
-    if found is None:
-        return None
-    a, b, c, e = found
-    y0, x0 = window.location
-    box = (y0 + a, x0 + b, y0 + c, x0 + e)
-    rows, cols = slice(box[0], box[2]), slice(box[1], box[3])
-    probabilities = np.asarray(store.probability_levels()[0][:, rows, cols])
-    mask = np.asarray(store.mask_levels()[0][rows, cols]).copy()
-    where, new = changed[a:c, b:e], labels[a:c, b:e]
-    for index in range(len(probabilities)):
-        probabilities[index][where] = (new[where] == index)
-    mask[where] = new[where]
-    store.probability_levels()[0][:, rows, cols] = probabilities
-    store.mask_levels()[0][rows, cols] = mask
-    rebuild_overviews(store, box)
-    return box
+    s = store.spec.grid.stride
+    wy, wx = window.location
+    dirty = {(row, col) for row, col in chunks_meeting(store, window.box)
+             if changed[max(row * s - wy, 0):max((row + 1) * s - wy, 0),
+                        max(col * s - wx, 0):max((col + 1) * s - wx, 0)].any()}
+    height, width = store.mask_levels()[0].shape
+    for row, first, last in chunk_runs(dirty):
+        box = (max(row * s, wy), max(first * s, wx),
+               min((row + 1) * s, wy + window.size[0], height),
+               min((last + 1) * s, wx + window.size[1], width))
+        probabilities, mask = _read(store, box)
+        inside = _within(box, window.box)
+        _paint(probabilities, mask, (slice(None), slice(None)), changed[inside], labels[inside])
+        _write(store, box, probabilities, mask)
+    rebuild_above(store, dirty)
+    return dirty
 
 
 def model_probabilities(store, box: PixelBox) -> np.ndarray:
@@ -160,28 +160,48 @@ def restore_model(store, box: PixelBox, overlays) -> None:
             first; each sets its changed pixels inside ``box`` one-hot, as
             :func:`write_labels` does.
     """
-    y0, x0, y1, x1 = box
-    probabilities = model_probabilities(store, box)
+    model = model_probabilities(store, box)
+    mask = labels_of(model)
+    model = model.astype(np.float16)
     for window, labels, changed in overlays:
-        wy0, wx0, wy1, wx1 = window.box
-        ya, yb, xa, xb = max(wy0, y0), min(wy1, y1), max(wx0, x0), min(wx1, x1)
-        if ya >= yb or xa >= xb:
+        meet = (max(window.box[0], box[0]), max(window.box[1], box[1]),
+                min(window.box[2], box[2]), min(window.box[3], box[3]))
+        if meet[0] >= meet[2] or meet[1] >= meet[3]:
             continue
-        where = changed[ya - wy0:yb - wy0, xa - wx0:xb - wx0]
-        new = labels[ya - wy0:yb - wy0, xa - wx0:xb - wx0]
-        for index in range(len(probabilities)):
-            probabilities[index, ya - y0:yb - y0, xa - x0:xb - x0][where] = (new[where] == index)
-    store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16)
-    store.mask_levels()[0][y0:y1, x0:x1] = labels_of(probabilities)
-    rebuild_overviews(store, box)
+        inside = _within(meet, window.box)
+        _paint(model, mask, _within(meet, box), changed[inside], labels[inside])
+    _write(store, box, model, mask)
+    rebuild_above(store, chunks_meeting(store, box))
 
 
-def _bounding_box(changed: np.ndarray) -> PixelBox | None:
-    """``y0, x0, y1, x1`` of the True pixels of (h, w) ``changed``, or None."""
-    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
-    if not rows.size:
-        return None
-    return (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
+def _read(store, box: PixelBox) -> tuple[np.ndarray, np.ndarray]:
+    """Level 0's (C, h, w) float16 probabilities and (h, w) mask over ``box``, writable."""
+    y0, x0, y1, x1 = box
+    probabilities = np.array(store.probability_levels()[0][:, y0:y1, x0:x1])
+    return probabilities, np.array(store.mask_levels()[0][y0:y1, x0:x1])
+
+
+def _write(store, box: PixelBox, probabilities: np.ndarray, mask: np.ndarray) -> None:
+    """Write (C, h, w) ``probabilities`` and (h, w) ``mask`` into level 0 over ``box``."""
+    y0, x0, y1, x1 = box
+    store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16, copy=False)
+    store.mask_levels()[0][y0:y1, x0:x1] = mask
+
+
+def _within(inner: PixelBox, outer: PixelBox) -> tuple[slice, slice]:
+    """``inner``'s rows and columns in an array that covers ``outer``."""
+    return (slice(inner[0] - outer[0], inner[2] - outer[0]),
+            slice(inner[1] - outer[1], inner[3] - outer[1]))
+
+
+def _paint(probabilities: np.ndarray, mask: np.ndarray, region: tuple[slice, slice],
+           where: np.ndarray, labels: np.ndarray) -> None:
+    """Set ``labels`` at ``where`` in ``region`` of (C, h, w) ``probabilities`` (one-hot) and
+    (h, w) ``mask``, in place."""
+    part = mask[region]
+    part[where] = labels[where]
+    for index in range(len(probabilities)):
+        probabilities[index][region][where] = labels[where] == index
 
 
 __all__ = ["MAX_EDIT_PIXELS", "NOT_COMPUTED", "EditWindow", "check_labels", "model_probabilities",

@@ -11,7 +11,7 @@ completes to exactly the bytes of an uninterrupted run:
    tiles reach is recomputed from the stored predictions of the done tiles
    around it (:func:`napari_histoseg.io.blend.blend_block`) and written as one
    whole chunk; then each overview chunk above a changed block is rebuilt from
-   its 2 x 2 children (:func:`napari_histoseg.io.pyramid.write_overview`); last, ``histoseg/done`` (one chunk) records the tiles.
+   its 2 x 2 children (:func:`napari_histoseg.io.pyramid.rebuild_above`); last, ``histoseg/done`` (one chunk) records the tiles.
 
 A tile whose ``done`` was not yet written is recomputed on resume; its step 1
 and 2 then rewrite the same chunks with the same bytes. Blocks and overview
@@ -27,7 +27,7 @@ import numpy as np
 
 from napari_histoseg.geometry import blend_weights
 from napari_histoseg.io.blend import blend_block, block_box, labels_of
-from napari_histoseg.io.pyramid import write_overview
+from napari_histoseg.io.pyramid import chunk_runs, rebuild_above
 from napari_histoseg.io.results import ResultStore
 
 #: Memory for decoded tile predictions (a batch and its neighbours' rows), bytes.
@@ -72,14 +72,10 @@ class ResultUpdater:
             return
         done = self.done.copy()
         done.ravel()[indices] = True
-        runs = _block_runs(self._blocks_reached(indices))
-        for row, first, last in runs:
+        blocks = self._blocks_reached(indices)
+        for row, first, last in chunk_runs(blocks):
             self._write_blocks(row, first, last, done)
-        for level in range(1, self.store.n_levels):
-            runs = _block_runs({(r // 2, c // 2) for row, first, last in runs
-                                for r in (row,) for c in range(first, last + 1)})
-            for row, first, last in runs:
-                self._write_overview(level, row, first, last)
+        rebuild_above(self.store, blocks)
         self.store.done[...] = done.astype(np.uint8)
         self.done = done
 
@@ -102,12 +98,6 @@ class ResultUpdater:
         y1, x1 = y0 + probabilities.shape[1], x0 + probabilities.shape[2]
         self.store.probability_levels()[0][:, y0:y1, x0:x1] = probabilities.astype(np.float16)
         self.store.mask_levels()[0][y0:y1, x0:x1] = labels_of(probabilities)
-
-    def _write_overview(self, level: int, row: int, first: int, last: int) -> None:
-        """Rebuild level ``level``'s chunks (row, first..last) from their 2 x 2 children."""
-        s = self.grid.stride
-        write_overview(self.store, level, slice(row * s, (row + 1) * s),
-                       slice(first * s, (last + 1) * s))
 
     def _window(self, index: int) -> np.ndarray:
         cached = self._cache.get(index)
@@ -132,14 +122,3 @@ def _runs(ordered: np.ndarray, cols: int) -> list[np.ndarray]:
         return []
     breaks = np.flatnonzero((np.diff(ordered) != 1) | (np.diff(ordered // cols) != 0)) + 1
     return np.split(ordered, breaks)
-
-
-def _block_runs(blocks: set[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """(row, first col, last col) of runs of neighbouring blocks, row-major."""
-    runs: list[list[int]] = []
-    for row, col in sorted(blocks):
-        if runs and runs[-1][0] == row and runs[-1][2] == col - 1:
-            runs[-1][2] = col
-        else:
-            runs.append([row, col, col])
-    return [tuple(run) for run in runs]
