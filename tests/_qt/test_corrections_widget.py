@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from napari_histoseg._qt.corrections_widget import LEAVE_COMMIT, CorrectionsWidget
+from napari_histoseg._qt.segment_widget import VISIBLE_ONLY
 from napari_histoseg.io.blend import labels_of, pool_2x2
 from napari_histoseg.io.corrections import CorrectionStore
 from napari_histoseg.io.results import ResultStore
@@ -17,13 +18,14 @@ EDIT_TIMEOUT_MS = 30_000
 
 @pytest.fixture
 def segmented(qtbot, dock):
-    """The sample slide segmented by the tiny model, zoomed in; a Corrections dock beside."""
-    dock.start()
-    run_to_end(qtbot, dock)
+    """The sample slide, zoomed in, its view segmented by the tiny model; a Corrections dock."""
     viewer = dock.viewer
     viewer.scene.camera.center = (400.0, 500.0)      # µm; the slide is 768 x 1024 µm
     viewer.scene.camera.zoom = 2.0
     viewer.layers["slide.tif"].refresh()
+    dock.scope_box.setCurrentText(VISIBLE_ONLY)
+    dock.start()
+    run_to_end(qtbot, dock)
     corrections = CorrectionsWidget(viewer)
     yield viewer, corrections
     corrections.shutdown()
@@ -61,7 +63,7 @@ def test_edit_paint_undo_paint_commit_and_reopen(qtbot, segmented, make_napari_v
     model = np.array(edit.data)
     row = window.size[0] // 2
     label = 1 - int(np.bincount(model[row - 8:row + 8].ravel(), minlength=2)[:2].argmax())
-    stroke(edit, row - 20, range(5, window.size[1] - 5, 3), label)
+    stroke(edit, row, range(5, window.size[1] - 5, 3), label)             # brush 10 px
     assert (edit.data != model).any()
     edit.undo()
     np.testing.assert_array_equal(edit.data, model)
