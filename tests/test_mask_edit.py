@@ -151,3 +151,16 @@ def test_an_uncommitted_edit_survives_in_the_recovery_file(workspace, store):
     np.testing.assert_array_equal(restored.labels, edit.labels)
     np.testing.assert_array_equal(restored.image, edit.image)
     assert corrections_of(workspace).ids() == []                      # not a commit
+
+
+def test_an_edit_outlives_a_resumed_run_that_recomputes_its_blocks(workspace, store):
+    window = EditWindow((90, 100), (70, 150))
+    edit = stroke_edit(store, window, value=0)
+    commit_edit(workspace, store, edit)
+    rows, cols = GRID.grid_shape
+    again = np.arange((rows - 1) * cols)[:cols * 4]                    # tiles rows 0-3
+    updater = ResultUpdater(store)
+    updater.save_tiles(again, np.stack([store.tiles[divmod(int(i), cols)] for i in again]))
+    updater.publish(again)                                            # blocks rewritten
+    np.testing.assert_array_equal(read_window(store, window), edit.labels)
+    assert_pyramid_consistent(store)

@@ -10,7 +10,9 @@ A commit, under the workspace lock (filelock; a running segmentation holds it):
 
 The record is written first: it is the edit's source of truth. Should the
 process die between 2 and 3, :func:`reapply_corrections` writes the pixels of
-every record again (the same bytes each time). Deleting a record restores the
+every record again (the same bytes each time). A resumed segmentation that
+recomputes blocks under a record writes its pixels again too
+(:func:`reapply_over`, called by the tile writer), so edits outlive later runs. Deleting a record restores the
 model's pixels under it (recomputed from the stored tile predictions) with the
 remaining records' changes on top, oldest first.
 
@@ -109,6 +111,22 @@ def reapply_corrections(workspace, store) -> int:
     return len(ids)
 
 
+def reapply_over(store, box) -> int:
+    """Write again the changed pixels of every record meeting ``box`` (level-0 result px,
+    ``y0, x0, y1, x1``), oldest first; how many. Lock-free: for the writer, which holds
+    the lock while it recomputes blocks from tile predictions (a resumed run)."""
+    root = Path(store.path).parent / "corrections"
+    if not (root / "records").is_dir():
+        return 0
+    corrections = CorrectionStore(root)
+    meeting = [entry for entry in corrections.entries()
+               if _meets(_entry_window(store, entry).box, box)]
+    for entry in meeting:
+        correction = corrections.load(entry["record_id"])
+        write_labels(store, window_of(store, correction), correction.after, correction.changed)
+    return len(meeting)
+
+
 def window_of(store, correction: Correction) -> EditWindow:
     """The mask window of a record of ``store``'s slide."""
     return EditWindow.from_level0(correction.location, correction.after.shape,
@@ -118,15 +136,21 @@ def window_of(store, correction: Correction) -> EditWindow:
 def _overlays(store, corrections: CorrectionStore, window: EditWindow) -> list:
     """``(window, labels, changed)`` of every record meeting ``window``, oldest first."""
     overlays = []
-    y0, x0, y1, x1 = window.box
     for entry in corrections.entries():
-        other = EditWindow.from_level0(entry["location"], entry["shape"],
-                                       store.spec.grid.downsample)
-        oy0, ox0, oy1, ox1 = other.box
-        if oy0 < y1 and y0 < oy1 and ox0 < x1 and x0 < ox1:
+        other = _entry_window(store, entry)
+        if _meets(other.box, window.box):
             record = corrections.load(entry["record_id"])
             overlays.append((other, record.after, record.changed))
     return overlays
+
+
+def _entry_window(store, entry: dict) -> EditWindow:
+    return EditWindow.from_level0(entry["location"], entry["shape"], store.spec.grid.downsample)
+
+
+def _meets(a, b) -> bool:
+    """Whether boxes ``y0, x0, y1, x1`` overlap."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def save_draft(workspace, store, edit: Edit) -> None:

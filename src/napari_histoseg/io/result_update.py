@@ -11,7 +11,9 @@ completes to exactly the bytes of an uninterrupted run:
    tiles reach is recomputed from the stored predictions of the done tiles
    around it (:func:`napari_histoseg.io.blend.blend_block`) and written as one
    whole chunk; then each overview chunk above a changed block is rebuilt from
-   its 2 x 2 children (:func:`napari_histoseg.io.pyramid.rebuild_above`); last, ``histoseg/done`` (one chunk) records the tiles.
+   its 2 x 2 children (:func:`napari_histoseg.io.pyramid.rebuild_above`); the
+   mask edits recorded over those blocks are written again on top
+   (:func:`napari_histoseg.io.edit_commit.reapply_over`); last, ``histoseg/done`` (one chunk) records the tiles.
 
 A tile whose ``done`` was not yet written is recomputed on resume; its step 1
 and 2 then rewrite the same chunks with the same bytes. Blocks and overview
@@ -27,6 +29,7 @@ import numpy as np
 
 from napari_histoseg.geometry import blend_weights
 from napari_histoseg.io.blend import blend_block, block_box, labels_of
+from napari_histoseg.io.edit_commit import reapply_over
 from napari_histoseg.io.pyramid import chunk_runs, rebuild_above
 from napari_histoseg.io.results import ResultStore
 
@@ -76,6 +79,10 @@ class ResultUpdater:
         for row, first, last in chunk_runs(blocks):
             self._write_blocks(row, first, last, done)
         rebuild_above(self.store, blocks)
+        s = self.grid.stride
+        rows, cols = zip(*blocks)
+        reapply_over(self.store, (min(rows) * s, min(cols) * s, (max(rows) + 1) * s,
+                                  (max(cols) + 1) * s))
         self.store.done[...] = done.astype(np.uint8)
         self.done = done
 
