@@ -13,7 +13,7 @@ slide is opened again. The list below shows the slide's corrections.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,10 +23,11 @@ from qtpy.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QMessag
 
 from napari_histoseg._qt.corrections_list import CorrectionsList
 from napari_histoseg._qt.edit_layer import (EditTarget, add_edit_layer, edit_of, edit_target,
-                                            refresh_mask_levels, remove_edit_layer,
-                                            view_centre_in, window_centre_world)
-from napari_histoseg.io.edit_commit import (Edit, clear_draft, commit_edit, corrections_of,
-                                            delete_correction, load_draft, save_draft, window_of)
+                                            remove_edit_layer, view_centre_in,
+                                            window_centre_world)
+from napari_histoseg._qt.edit_tasks import (EditInProgress, commit_in_worker, delete_in_worker,
+                                            he_under)
+from napari_histoseg.io.edit_commit import clear_draft, corrections_of, load_draft, save_draft
 from napari_histoseg.io.errors import FileError
 from napari_histoseg.io.mask_edit import EditWindow, read_window, window_for_box
 
@@ -36,23 +37,6 @@ if TYPE_CHECKING:
 LEAVE_ASK, LEAVE_COMMIT, LEAVE_DISCARD = "Ask", "Commit", "Discard"
 AUTOSAVE_MS = 20_000
 EDIT_KEY = "Shift-E"
-
-
-@dataclass
-class EditInProgress:
-    """The edit being painted: where, its layer, the mask it started from, the H&E under it."""
-
-    target: EditTarget
-    window: EditWindow
-    layer: object
-    start: np.ndarray
-    image: np.ndarray | None = None
-    slide_sha256: str = ""
-    saved: np.ndarray | None = None
-
-    @property
-    def changed(self) -> bool:
-        return not np.array_equal(self.layer.data, self.start)
 
 
 class CorrectionsWidget(QWidget):
@@ -149,7 +133,7 @@ class CorrectionsWidget(QWidget):
         if image is None:
             from napari.qt.threading import create_worker
 
-            self._image_worker = create_worker(_he_under, self.editing, _ignore_errors=True)
+            self._image_worker = create_worker(he_under, self.editing, _ignore_errors=True)
             self._image_worker.returned.connect(self._on_image)
             self._image_worker.start()
 
@@ -165,7 +149,7 @@ class CorrectionsWidget(QWidget):
         editing = self.editing
         self._say("Committing…")
         self._set_editing(True, busy=True)
-        self._in_worker(_commit, self._on_committed, editing,
+        self._in_worker(commit_in_worker, self._on_committed, editing,
                         np.asarray(editing.layer.data, dtype=np.uint8).copy())
 
     def _on_committed(self, result) -> None:
@@ -275,7 +259,7 @@ class CorrectionsWidget(QWidget):
             self._say(str(err))
             return
         self._say("Deleting…")
-        self._in_worker(_delete, self._on_deleted, target, record_id)
+        self._in_worker(delete_in_worker, self._on_deleted, target, record_id)
 
     def _on_deleted(self, target: EditTarget) -> None:
         target.mask_layer.refresh()
@@ -319,37 +303,8 @@ class CorrectionsWidget(QWidget):
     def shutdown(self) -> None:
         """Stop the autosave timer and disconnect from the viewer."""
         self.autosave_timer.stop()
+        with contextlib.suppress(KeyError, ValueError):
+            self.viewer.bind_key(EDIT_KEY, None)
         for emitter, callback in self._hooks:
             emitter.disconnect(callback)
         self._hooks = []
-
-
-def _he_under(editing: EditInProgress):
-    """Worker: the H&E under the edit at the mask's resolution, and the slide's identity."""
-    from napari_histoseg.io.corrections import he_region
-    from napari_histoseg.io.identity import slide_identity
-    from napari_histoseg.io.slide import open_slide
-
-    target, window = editing.target, editing.window
-    location, size = window.level0(target.store.spec.grid.downsample)
-    image = he_region(open_slide(target.slide_path), location, size, window.size)
-    return editing, image, slide_identity(target.slide_path)
-
-
-def _commit(editing: EditInProgress, labels: np.ndarray):
-    """Worker: commit ``labels``, drop the autosave, re-read the mask's display chunks."""
-    if editing.image is None:
-        _, editing.image, editing.slide_sha256 = _he_under(editing)
-    target = editing.target
-    edit = Edit(editing.window, labels, editing.image, target.slide_path, editing.slide_sha256)
-    record_id = commit_edit(target.workspace, target.store, edit)
-    clear_draft(target.workspace)
-    refresh_mask_levels(target.mask_layer.data, editing.window.box)
-    return editing, record_id, int((labels != editing.start).sum())
-
-
-def _delete(target: EditTarget, record_id: str) -> EditTarget:
-    """Worker: delete a record, restore the model's pixels, re-read the display chunks."""
-    deleted = delete_correction(target.workspace, target.store, record_id)
-    refresh_mask_levels(target.mask_layer.data, window_of(target.store, deleted).box)
-    return target
