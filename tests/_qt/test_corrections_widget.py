@@ -14,6 +14,7 @@ from napari_histoseg.io.workspace import Workspace
 from tests._qt.conftest import RUN_TIMEOUT_MS, run_to_end
 
 EDIT_TIMEOUT_MS = 30_000
+pytestmark = pytest.mark.slow  # each segments the view with a tiny model first: 10-25 s
 
 
 @pytest.fixture
