@@ -8,7 +8,9 @@ window), and commits it with ``io.edit_commit.commit_edit``: the
 correction record (H&E, after, before; fsynced), level 0's mask and one-hot
 probabilities, and every overview level rebuilt above it, under the workspace
 lock. The baseline, measured in the same run, is one plain zarr write of the
-same 4,096² uint8 labels into mask level 0.
+same 4,096² uint8 labels into mask level 0. The commit's CPU time (all threads)
+and the load average are printed too: on a shared machine wall time grows with
+the load, CPU time much less.
 
 Run:  .venv/bin/python benchmarks/commit_edit.py [--side 4096] [--repeats 3] [--workdir DIR]
 """
@@ -16,6 +18,7 @@ Run:  .venv/bin/python benchmarks/commit_edit.py [--side 4096] [--repeats 3] [--
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -64,9 +67,14 @@ def painted(labels: np.ndarray, value: int) -> np.ndarray:
     return out
 
 
+CPU_SECONDS: list[float] = []
+
+
 def timed(function) -> float:
-    start = time.perf_counter()
+    """Wall seconds of ``function()``; its CPU seconds (all threads) go to CPU_SECONDS."""
+    start, cpu = time.perf_counter(), time.process_time()
     function()
+    CPU_SECONDS.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
 
@@ -82,11 +90,12 @@ def main() -> None:
         window = EditWindow((args.side // 5 + 7, args.side // 6 + 3), (args.side, args.side))
         image = np.random.default_rng(0).integers(150, 230, (args.side, args.side, 3),
                                                   dtype=np.uint8)
-        commits, records, pyramids, plain = [], [], [], []
+        commits, commit_cpu, records, pyramids, plain = [], [], [], [], []
         box = (slice(window.box[0], window.box[2]), slice(window.box[1], window.box[3]))
         for _ in range(args.repeats):  # the band and disc go to tumour, then back to non-tumour
             edit = Edit(window, painted(read_window(store, window), 1), image, "synthetic.tif")
             commits.append(timed(lambda: commit_edit(workspace, store, edit)))
+            commit_cpu.append(CPU_SECONDS[-1])
             before = read_window(store, window)
             edit = Edit(window, painted(before, 0), image, "synthetic.tif")
             records.append(timed(lambda: corrections_of(workspace).commit(
@@ -99,6 +108,8 @@ def main() -> None:
               f"median of {args.repeats}:")
         print(f"  commit_edit (record + level 0 + overviews, locked): {commit:.3f} s "
               f"(aim < 1 s) [{', '.join(f'{t:.3f}' for t in commits)}]")
+        print(f"    CPU time of the commit (all threads): {statistics.median(commit_cpu):.3f} s; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"    record alone {statistics.median(records):.3f} s, "
               f"pyramid alone {statistics.median(pyramids):.3f} s")
         print(f"  baseline, plain zarr write of the uint8 window: {baseline:.3f} s")
