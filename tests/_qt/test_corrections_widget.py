@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qtpy.QtWidgets import QMessageBox
 
-from napari_histoseg._qt.corrections_widget import LEAVE_COMMIT, CorrectionsWidget
+from napari_histoseg._qt.corrections_widget import LEAVE_ASK, LEAVE_COMMIT, CorrectionsWidget
 from napari_histoseg._qt.segment_widget import VISIBLE_ONLY
 from napari_histoseg.io.blend import labels_of, pool_2x2
 from napari_histoseg.io.corrections import CorrectionStore
 from napari_histoseg.io.results import ResultStore
 from napari_histoseg.io.workspace import Workspace
-from tests._qt.conftest import RUN_TIMEOUT_MS, run_to_end
+from tests._qt.conftest import run_to_end
 
 EDIT_TIMEOUT_MS = 30_000
 pytestmark = pytest.mark.slow  # each segments the view with a tiny model first: 10-25 s
@@ -103,15 +104,22 @@ def test_edit_paint_undo_paint_commit_and_reopen(qtbot, segmented, make_napari_v
     listed.shutdown()
 
 
-def test_moving_away_commits_when_the_setting_says_so(qtbot, segmented):
+def test_moving_away_asks_or_commits_as_the_setting_says(qtbot, segmented, monkeypatch):
     viewer, corrections = segmented
-    corrections.leave_box.setCurrentText(LEAVE_COMMIT)
-    corrections.edit_view()
-    edit = viewer.layers["Mask edit"]
-    before = np.array(edit.data)
-    stroke(edit, 10, range(5, 60, 3), 1 - int(before[10, 30]))
-    viewer.scene.camera.center = (2000.0, 3000.0)                         # far off the edit
-    wait_committed(qtbot, corrections)
+    camera = viewer.scene.camera
+    home = tuple(camera.center)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2])
+                        or QMessageBox.StandardButton.Discard)
+    for setting in (LEAVE_ASK, LEAVE_COMMIT):
+        corrections.leave_box.setCurrentText(setting)
+        camera.center = home
+        corrections.edit_view()
+        edit = viewer.layers["Mask edit"]
+        stroke(edit, 10, range(5, 60, 3), 1 - int(edit.data[10, 30]))
+        camera.center = (2000.0, 3000.0)                              # far off the edit
+        wait_committed(qtbot, corrections)
+    assert len(asked) == 1 and "left the edited area" in asked[0]
     assert len(CorrectionStore(store_of(viewer).path.parent / "corrections").ids()) == 1
 
 
@@ -149,9 +157,15 @@ def test_deleting_a_correction_brings_the_models_pixels_back(qtbot, segmented):
     window = corrections.editing.window
     corrections.commit()
     wait_committed(qtbot, corrections)
+    viewer.scene.camera.center = (0.0, 0.0)
+    corrections.jump_to(corrections.corrections.selected())
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:],
+                               viewer.layers["Tumour mask"].data_to_world(
+                                   np.add(window.location, np.divide(window.size, 2) - 0.5)))
     corrections.delete(corrections.corrections.selected()["record_id"])
-    qtbot.waitUntil(lambda: not corrections._busy(), timeout=RUN_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: corrections.corrections.table.rowCount() == 0,
+                    timeout=EDIT_TIMEOUT_MS)
     (y0, x0), (h, w) = window.location, window.size
     mask = viewer.layers["Tumour mask"]
     np.testing.assert_array_equal(np.asarray(mask.data[0][y0:y0 + h, x0:x0 + w]), model)
-    assert corrections.corrections.table.rowCount() == 0
+    assert corrections.status.text().startswith("Correction deleted")
