@@ -164,3 +164,15 @@ def test_an_edit_outlives_a_resumed_run_that_recomputes_its_blocks(workspace, st
     updater.publish(again)                                            # blocks rewritten
     np.testing.assert_array_equal(read_window(store, window), edit.labels)
     assert_pyramid_consistent(store)
+
+
+def test_records_of_another_resolution_are_not_written_into_the_mask(workspace, store):
+    model = snapshot(store)
+    edit = stroke_edit(store, EditWindow((50, 50), (40, 80)), value=0)
+    other = edit.correction(store, read_window(store, edit.window))
+    other = type(other)(image=other.image, after=other.after, before=other.before,
+                        location=other.location, size=other.size, mpp=(2.0, 2.0),
+                        slide=other.slide)                              # a 2 µm/px model's
+    corrections_of(workspace).commit(other)
+    assert reapply_corrections(workspace, store) == 0
+    np.testing.assert_array_equal(snapshot(store)[0], model[0])

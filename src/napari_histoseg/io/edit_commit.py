@@ -99,16 +99,11 @@ def reapply_corrections(workspace, store) -> int:
     """Write every record's changed pixels into ``store`` again, oldest first; how many.
 
     For a store whose pixels lag its records (a crash between record and pixels,
-    or a segmentation that rewrote blocks under an edit). Idempotent.
+    or a segmentation that rewrote blocks under an edit). Idempotent. Records made
+    at another resolution than the store's mask are left out.
     """
     with workspace_lock(Path(workspace.root)):
-        corrections = corrections_of(workspace)
-        ids = corrections.ids()
-        for record_id in ids:
-            correction = corrections.load(record_id)
-            write_labels(store, window_of(store, correction), correction.after,
-                         correction.changed)
-    return len(ids)
+        return _reapply(store, corrections_of(workspace), None)
 
 
 def reapply_over(store, box) -> int:
@@ -118,13 +113,21 @@ def reapply_over(store, box) -> int:
     root = Path(store.path).parent / "corrections"
     if not (root / "records").is_dir():
         return 0
-    corrections = CorrectionStore(root)
-    meeting = [entry for entry in corrections.entries()
-               if _meets(_entry_window(store, entry).box, box)]
-    for entry in meeting:
+    return _reapply(store, CorrectionStore(root), box)
+
+
+def _reapply(store, corrections: CorrectionStore, box) -> int:
+    entries = [entry for entry in corrections.entries() if _fits(store, entry)
+               and (box is None or _meets(_entry_window(store, entry).box, box))]
+    for entry in entries:
         correction = corrections.load(entry["record_id"])
         write_labels(store, window_of(store, correction), correction.after, correction.changed)
-    return len(meeting)
+    return len(entries)
+
+
+def _fits(store, entry: dict) -> bool:
+    """Whether a record was made on a mask of ``store``'s resolution (same µm/px)."""
+    return bool(np.allclose(entry["mpp"], store.spec.mpp, rtol=1e-6))
 
 
 def window_of(store, correction: Correction) -> EditWindow:
@@ -138,7 +141,7 @@ def _overlays(store, corrections: CorrectionStore, window: EditWindow) -> list:
     overlays = []
     for entry in corrections.entries():
         other = _entry_window(store, entry)
-        if _meets(other.box, window.box):
+        if _fits(store, entry) and _meets(other.box, window.box):
             record = corrections.load(entry["record_id"])
             overlays.append((other, record.after, record.changed))
     return overlays
