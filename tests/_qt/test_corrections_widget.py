@@ -132,6 +132,8 @@ def test_an_autosaved_edit_is_offered_after_a_crash(qtbot, segmented, make_napar
     painted = np.array(edit.data)
     qtbot.waitUntil(lambda: corrections.editing.image is not None, timeout=EDIT_TIMEOUT_MS)
     corrections.autosave()
+    recovery = store_of(viewer).path.parent / "corrections" / "recovery.npz"
+    qtbot.waitUntil(recovery.is_file, timeout=EDIT_TIMEOUT_MS)
     corrections.shutdown()                                   # the session dies uncommitted
 
     reopened = make_napari_viewer()

@@ -26,8 +26,8 @@ from napari_histoseg._qt.edit_layer import (EditTarget, add_edit_layer, edit_of,
                                             remove_edit_layer, view_centre_in,
                                             window_centre_world)
 from napari_histoseg._qt.edit_tasks import (EditInProgress, commit_in_worker, delete_in_worker,
-                                            he_under)
-from napari_histoseg.io.edit_commit import clear_draft, corrections_of, load_draft, save_draft
+                                            end_drafts, he_under, save_draft_in_worker)
+from napari_histoseg.io.edit_commit import corrections_of, load_draft
 from napari_histoseg.io.errors import FileError
 from napari_histoseg.io.mask_edit import EditWindow, read_window, window_for_box
 
@@ -164,23 +164,28 @@ class CorrectionsWidget(QWidget):
         if self.editing is None or self._busy():
             return
         editing = self.editing
-        clear_draft(editing.target.workspace)
+        end_drafts(editing)
         self._end(editing)
         self.show_slide()
         self._say("Edit discarded.")
 
     def autosave(self) -> None:
-        """Write uncommitted changes to the recovery file, if they changed since last time."""
+        """Write uncommitted changes to the recovery file (in a worker thread), if they
+        changed since the last autosave."""
         editing = self.editing
         if editing is None or self._busy() or editing.image is None or not editing.changed:
             return
         if editing.saved is not None and np.array_equal(editing.saved, editing.layer.data):
             return
-        labels = np.asarray(editing.layer.data, dtype=np.uint8).copy()
-        save_draft(editing.target.workspace, editing.target.store,
-                   edit_of(editing.target, editing.window, editing.layer, editing.image,
-                           editing.slide_sha256))
-        editing.saved = labels
+        edit = edit_of(editing.target, editing.window, editing.layer, editing.image,
+                       editing.slide_sha256)
+        editing.saved = edit.labels
+        from napari.qt.threading import create_worker
+
+        self._autosave_worker = create_worker(save_draft_in_worker, editing, edit,
+                                              _ignore_errors=True)
+        self._autosave_worker.errored.connect(self._on_error)
+        self._autosave_worker.start()
 
     def _end(self, editing: EditInProgress) -> None:
         remove_edit_layer(self.viewer, editing.target, editing.layer)

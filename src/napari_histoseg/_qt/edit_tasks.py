@@ -1,19 +1,20 @@
 """What the Corrections dock does off the GUI thread, and the state of the edit in progress.
 
-The H&E under an edit is read when the edit begins; a commit or a deletion writes
-the workspace (:mod:`napari_histoseg.io.edit_commit`) and re-reads the mask
+The H&E under an edit is read when the edit begins; autosaves, commits and
+deletions write the workspace (:mod:`napari_histoseg.io.edit_commit`) and re-reads the mask
 layer's cached display chunks it changed, so the GUI thread only redraws.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from napari_histoseg._qt.edit_layer import EditTarget, refresh_mask_levels
 from napari_histoseg.io.edit_commit import (Edit, clear_draft, commit_edit, delete_correction,
-                                            window_of)
+                                            save_draft, window_of)
 from napari_histoseg.io.mask_edit import EditWindow
 
 
@@ -28,6 +29,8 @@ class EditInProgress:
     image: np.ndarray | None = None
     slide_sha256: str = ""
     saved: np.ndarray | None = None
+    ended: bool = False
+    draft_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def changed(self) -> bool:
@@ -54,9 +57,23 @@ def commit_in_worker(editing: EditInProgress, labels: np.ndarray):
     target = editing.target
     edit = Edit(editing.window, labels, editing.image, target.slide_path, editing.slide_sha256)
     record_id = commit_edit(target.workspace, target.store, edit)
-    clear_draft(target.workspace)
+    end_drafts(editing)
     refresh_mask_levels(target.mask_layer.data, editing.window.box)
     return editing, record_id, int((labels != editing.start).sum())
+
+
+def save_draft_in_worker(editing: EditInProgress, edit: Edit) -> None:
+    """Worker: autosave ``edit`` as the recovery file, unless the edit has ended meanwhile."""
+    with editing.draft_lock:
+        if not editing.ended:
+            save_draft(editing.target.workspace, editing.target.store, edit)
+
+
+def end_drafts(editing: EditInProgress) -> None:
+    """Remove the edit's recovery file; no autosave of it is written after this."""
+    with editing.draft_lock:
+        editing.ended = True
+        clear_draft(editing.target.workspace)
 
 
 def delete_in_worker(target: EditTarget, record_id: str) -> EditTarget:
