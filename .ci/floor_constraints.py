@@ -14,6 +14,9 @@ import tomllib
 from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
+#: Installed before the constraints, as the Makefile's FLOOR_TORCH_SPEC chooses (its build,
+#: CPU or CUDA, comes from another index), so not pinned again here.
+INSTALLED_FIRST = {"torch"}
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.-]+)(\[[^\]]*\])?\s*>=\s*([0-9][0-9A-Za-z.]*)\s*$")
 
 
@@ -39,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     extras = tuple(e for e in args.extras.split(",") if e)
     for name, version in sorted(floors(extras).items()):
-        print(f"{name}=={version}")
+        if name not in INSTALLED_FIRST:
+            print(f"{name}=={version}")
 
 
 if __name__ == "__main__":
