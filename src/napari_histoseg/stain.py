@@ -12,12 +12,14 @@ conversion (the tests check it against torchstain's Reinhard on whole images).
 Macenko's method was tried first and dropped: on the pale and magenta-shifted
 sets in ../shared/data its two stain vectors came out swapped or merged.
 
-HED jitter (Tellez et al. 2018) uses scikit-image's colour deconvolution
+HED jitter (Tellez et al. 2018) and the stain densities (haematoxylin for
+registration, DAB for CK5/6 edges) use scikit-image's colour deconvolution
 (``rgb2hed``/``hed2rgb``, Ruifrok and Johnston 2001).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -115,3 +117,26 @@ def apply_lut(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """``rgb`` ((..., 3) uint8) through a ``colour_lut`` table."""
     shift = 8 - LUT_BITS
     return lut[rgb[..., 0] >> shift, rgb[..., 1] >> shift, rgb[..., 2] >> shift]
+
+
+def stain_densities(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) float32 optical densities of haematoxylin, eosin and DAB of an (h, w, 3) uint8 image.
+
+    scikit-image's colour deconvolution (``rgb2hed``, Ruifrok and Johnston 2001), shifted
+    so that white glass is 0 in every channel (rgb2hed gives glass a small negative value).
+    Used for the haematoxylin channel that registration matches and the DAB channel of
+    the CK5/6 edge maps.
+    """
+    from skimage.color import rgb2hed
+
+    hed = rgb2hed(np.asarray(rgb)[..., :3]).astype(np.float32)
+    hed -= _glass_hed()
+    return np.maximum(hed, 0.0, out=hed)
+
+
+@functools.lru_cache(maxsize=1)
+def _glass_hed() -> np.ndarray:
+    """(3,) float32 rgb2hed of white glass."""
+    from skimage.color import rgb2hed
+
+    return rgb2hed(np.full((1, 1, 3), 255, np.uint8))[0, 0].astype(np.float32)
