@@ -15,7 +15,7 @@ from napari_histoseg.stain import stain_densities
 #: Gaussian sigma (µm) that blurs single nuclei, which differ between serial sections.
 NUCLEUS_BLUR_UM = 5.0
 #: Sub-pixel precision of the patch shifts (1 / this of a pixel).
-UPSAMPLE = 20
+UPSAMPLE = 10
 #: A patch whose haematoxylin feature varies less than this (OD) has no structure to match.
 MIN_PATCH_STD = 0.004
 #: Total optical density below which a thumbnail pixel is glass, whatever Otsu says.
@@ -54,7 +54,7 @@ def haematoxylin(rgb: np.ndarray) -> np.ndarray:
     dark nuclei, which differ between serial sections and whose near-black pixels
     deconvolve noisily.
     """
-    return np.minimum(stain_densities(rgb)[..., 0], MAX_OD)
+    return np.minimum(stain_densities(rgb, (0,))[..., 0], MAX_OD)
 
 
 def feature_image(rgb: np.ndarray, tissue: np.ndarray | None = None,
@@ -134,7 +134,7 @@ def coarse_match(fixed: np.ndarray, moving: np.ndarray, tissue: np.ndarray, max_
     return max([best, *fine], key=lambda c: c[0])[1]
 
 
-def _level_frame(location: tuple[int, int], downsample: float) -> np.ndarray:
+def level_frame(location: tuple[int, int], downsample: float) -> np.ndarray:
     """(3, 3) map of a region's px (y, x, 1) to level-0 px; the region starts at ``location``."""
     d = downsample
     return np.array([[d, 0, (location[0] + 0.5) * d - 0.5], [0, d, (location[1] + 0.5) * d - 0.5],
@@ -165,12 +165,12 @@ def match_patch(he, ck56, matrix: np.ndarray, centre0: np.ndarray, levels: tuple
 
     df, dm = he.downsamples[levels[0]], ck56.downsamples[levels[1]]
     location = tuple(int(v) for v in np.round((centre0 + 0.5) / df - 0.5 - patch / 2))
-    frame = _level_frame(location, df)
+    frame = level_frame(location, df)
     corners = np.array([[0, 0, 1], [0, patch, 1], [patch, 0, 1], [patch, patch, 1]], float)
     moving_px = (corners @ (matrix @ frame).T)[:, :2] / dm
     low, high = np.floor(moving_px.min(0)).astype(int) - 2, np.ceil(moving_px.max(0)).astype(int) + 2
     moving_rgb = ck56.read_region(levels[1], tuple(low), tuple(high - low))
-    to_moving = np.linalg.inv(_level_frame(tuple(low), dm)) @ matrix @ frame
+    to_moving = np.linalg.inv(level_frame(tuple(low), dm)) @ matrix @ frame
     sigma = NUCLEUS_BLUR_UM / (he.mpp[0] * df)
     fixed = feature_image(he.read_region(levels[0], location, (patch, patch)), sigma_px=sigma)
     warped = warp_yx(gaussian_filter(haematoxylin(moving_rgb), sigma * df / dm),
