@@ -116,5 +116,10 @@ def open_edges(path: Path) -> EdgePyramid:
     return EdgePyramid(path, tuple(levels), meta)
 
 
+def discard_building(path: Path) -> None:
+    """Remove an unfinished pyramid of ``path`` (after a cancel or a failure)."""
+    shutil.rmtree(_building_path(path), ignore_errors=True)
+
+
 def _building_path(path: Path) -> Path:
     return Path(path).with_name(f"{Path(path).name}.building-{os.getpid()}")
