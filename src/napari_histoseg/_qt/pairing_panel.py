@@ -58,7 +58,7 @@ class PairingPanel(QGroupBox):
 
     def register(self, he_layer, ck56_layer) -> None:
         """Register the CK5/6 slide of ``ck56_layer`` onto ``he_layer``'s slide in the background."""
-        from napari.qt.threading import thread_worker
+        from napari.qt.threading import create_worker
 
         from napari_histoseg.io.workspace import Workspace
         from napari_histoseg.pairing import pair_slides
@@ -70,12 +70,9 @@ class PairingPanel(QGroupBox):
         self.status.setText(f"Registering {ck56.path.name} onto {he.path.name}…")
         self.status.setStyleSheet("")
         self._set_busy(True)
-        self.worker = thread_worker(pair_slides, start_thread=False)(he, ck56, root)
-        self.worker.yielded.connect(lambda step: self.status.setText(
-            f"{step[0].capitalize()}… {100 * step[1]:.0f}%"))
-        self.worker.returned.connect(lambda pairing: self._show(pairing, he, root))
-        self.worker.errored.connect(self._failed)
-        self.worker.start()
+        self.worker = create_worker(pair_slides, he, ck56, root, _connect={
+            "yielded": lambda step: self.status.setText(f"{step[0].capitalize()}… {100 * step[1]:.0f}%"),
+            "returned": lambda pairing: self._show(pairing, he, root), "errored": self._failed})
 
     def restore(self, he_layer) -> bool:
         """Show the pairing saved in ``he_layer``'s workspace; True if there was one."""
@@ -102,7 +99,7 @@ class PairingPanel(QGroupBox):
 
     def apply_nudge(self) -> None:
         """Save the nudge in the workspace, move the overlay, recompute the edges in the background."""
-        from napari.qt.threading import thread_worker
+        from napari.qt.threading import create_worker
 
         from napari_histoseg.edges import edge_pyramid
         from napari_histoseg.io.workspace import Workspace
@@ -118,10 +115,8 @@ class PairingPanel(QGroupBox):
         self._place(pairing, he)
         self._set_busy(True)
         view = RegisteredSlide(he, open_slide(pairing.ck56_path), pairing.registration)
-        self.worker = thread_worker(edge_pyramid, start_thread=False)(view, root)
-        self.worker.returned.connect(lambda pyramid: self._show(pairing, he, root))
-        self.worker.errored.connect(self._failed)
-        self.worker.start()
+        self.worker = create_worker(edge_pyramid, view, root, _connect={
+            "returned": lambda pyramid: self._show(pairing, he, root), "errored": self._failed})
 
     def _show(self, pairing, he, root: Path) -> None:
         """Place the CK5/6 layer, show the edge layer and the quality line."""
@@ -173,6 +168,7 @@ class PairingPanel(QGroupBox):
         show_error(message)
 
     def _set_busy(self, busy: bool) -> None:
+        self.busy = busy
         enabled = not busy and self.pairing is not None
         for widget in (self.dy_box, self.dx_box, self.angle_box, self.nudge_button):
             widget.setEnabled(enabled)
