@@ -59,3 +59,25 @@ class RegisteredSlide:
         to_box = np.linalg.inv(level_frame(tuple(low), dm)) @ matrix
         warped = warp_yx(pixels, to_box, tuple(size), cval=GLASS)
         return np.clip(warped + 0.5, 0, 255).astype(np.uint8)
+
+
+class PairedSlide:
+    """An H&E slide whose tiles carry the registered CK5/6 too: (h, w, 6) = H&E RGB, CK5/6 RGB.
+
+    Everything else (levels, mpp, thumbnail, path...) is the H&E's, so tissue
+    detection, tile planning and the result store work on the H&E as always; only
+    ``read_region`` (what the tiled engine reads) adds the CK5/6 channels.
+    """
+
+    channels = 6
+
+    def __init__(self, he, registered: RegisteredSlide):
+        self.he, self.registered = he, registered
+
+    def __getattr__(self, name: str):
+        return getattr(self.he, name)
+
+    def read_region(self, level: int, location: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+        """(h, w, 6) uint8: the H&E and the CK5/6 through the registration, on the H&E's grid."""
+        return np.concatenate([self.he.read_region(level, location, size),
+                               self.registered.read_region(level, location, size)], axis=-1)

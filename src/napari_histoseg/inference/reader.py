@@ -120,14 +120,17 @@ class TileReader:
 
     def read(self, indices: np.ndarray) -> np.ndarray:
         """Windows of flat tile ``indices``; pixels outside the slide are white."""
-        out = np.empty((len(indices), self.read_size, self.read_size, 3), dtype=np.uint8)
+        channels = getattr(self.slide, "channels", 3)   # 6 for a registered H&E + CK5/6 pair
+        out = np.empty((len(indices), self.read_size, self.read_size, channels), dtype=np.uint8)
         cols = self.grid.grid_shape[1]
         for i, index in enumerate(indices):
             (y, x), _ = self.grid.window(*divmod(int(index), cols))
             location = (int(round(y * self.scale)), int(round(x * self.scale)))
             out[i] = self.slide.read_region(self.read_level, location,
                                             (self.read_size, self.read_size))
-        return out if self.colour_lut is None else apply_lut(out, self.colour_lut)
+        if self.colour_lut is not None:
+            out[..., :3] = apply_lut(out[..., :3], self.colour_lut)   # the H&E only
+        return out
 
 
 class Prefetcher:
