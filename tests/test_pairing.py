@@ -67,3 +67,18 @@ def test_blank_ck56_is_a_clear_cli_error(pair, tmp_path, capsys):
     assert code == 2
     assert "blank.tif: no tissue found" in capsys.readouterr().err
     assert not (tmp_path / "ws" / PAIRING_NAME).exists()
+
+
+def test_fusion_is_wanted_only_for_a_fusion_checkpoint_on_a_paired_slide(pair, tmp_path):
+    from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT
+    from napari_histoseg.pairing import fusion_wanted
+
+    fusion = tmp_path / "fusion.safetensors"
+    fusion.write_bytes(b"")
+    fusion.with_suffix(".json").write_text(json.dumps({"architecture": "edge_fusion"}))
+    workspace = tmp_path / "ws"
+    assert not fusion_wanted(pair.he_path, fusion, workspace)          # nothing paired yet
+    main(["pair", str(pair.he_path), str(pair.ck56_path), "--out", str(workspace), "--no-edges"])
+    assert fusion_wanted(pair.he_path, fusion, workspace)
+    assert not fusion_wanted(pair.he_path, BUNDLED_CHECKPOINT, workspace)   # HI-Net reads no CK5/6
+    assert not fusion_wanted(pair.he_path, None, workspace)

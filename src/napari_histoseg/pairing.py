@@ -103,3 +103,20 @@ def renudge(workspace_root: str | Path, pairing: Pairing, he, dy_um: float, dx_u
                                                  ((h0 - 1) / 2, (w0 - 1) / 2)))
     save_pairing(workspace_root, nudged)
     return nudged
+
+
+def fusion_wanted(slide_path: str | Path, model: str | Path | None, out_dir: str | Path | None = None) -> bool:
+    """True when ``model`` is a fusion-network checkpoint and the slide's workspace holds a
+    CK5/6 pairing: the Segment dock then runs on the registered pair. Reads two small
+    JSON files only (no torch)."""
+    from napari_histoseg.io.workspace import workspace_dir_for
+
+    if not model or not str(model).endswith(".safetensors"):
+        return False
+    try:
+        config = json.loads(Path(model).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return False
+    if config.get("architecture") != "edge_fusion":
+        return False
+    return (workspace_dir_for(slide_path, out_dir) / PAIRING_NAME).is_file()
