@@ -43,8 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("src/napari_histoseg/models/weights"))
     parser.add_argument("--data", type=Path, default=Path("out/synthetic-pairs"))
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=25, help="batches per epoch")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20, help="batches per epoch")
     args = parser.parse_args()
 
     import torch
@@ -58,7 +58,7 @@ def main() -> None:
     val = PairedPatches(pairs_for(VAL_SEEDS, args.data), NORMALISATION, mpp=MPP, patch=128)
     print(f"{len(train)} training patches, {len(val)} validation patches")
     model = create_model("edge_fusion", size="tiny")
-    config = TrainConfig(epochs=args.epochs, batch_size=4, learning_rate=3e-3, schedule="cosine",
+    config = TrainConfig(epochs=args.epochs, batch_size=4, learning_rate=4e-3, schedule="cosine",
                          loss="fusion", seed=0, device="cpu", steps_per_epoch=args.steps,
                          selection="source_dice")
     trainer = Trainer(model, train, val, config)
