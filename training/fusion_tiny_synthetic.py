@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("out/synthetic-pairs"))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--steps", type=int, default=20, help="batches per epoch")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="continue from this checkpoint's weights (a further round of training)")
+    parser.add_argument("--learning-rate", type=float, default=4e-3)
     args = parser.parse_args()
 
     import torch
@@ -58,7 +61,11 @@ def main() -> None:
     val = PairedPatches(pairs_for(VAL_SEEDS, args.data), NORMALISATION, mpp=MPP, patch=128)
     print(f"{len(train)} training patches, {len(val)} validation patches")
     model = create_model("edge_fusion", size="tiny")
-    config = TrainConfig(epochs=args.epochs, batch_size=4, learning_rate=4e-3, schedule="cosine",
+    if args.init is not None:
+        from napari_histoseg.models.registry import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(args.init, device="cpu").model.state_dict())
+    config = TrainConfig(epochs=args.epochs, batch_size=4, learning_rate=args.learning_rate, schedule="cosine",
                          loss="fusion", seed=0, device="cpu", steps_per_epoch=args.steps,
                          selection="source_dice")
     trainer = Trainer(model, train, val, config)
@@ -74,8 +81,9 @@ def main() -> None:
         architecture="edge_fusion", hyperparameters={"size": "tiny"},
         class_names=tuple(name for name, _ in CLASSES), class_colors=tuple(c for _, c in CLASSES),
         input_mpp=MPP, normalisation=NORMALISATION, tile_size=256,
-        provenance=f"training/fusion_tiny_synthetic.py, {args.epochs} epochs x {args.steps} batches, "
-                   f"{time.perf_counter() - start:.0f} s on CPU",
+        provenance=f"training/fusion_tiny_synthetic.py, {args.epochs} epochs x {args.steps} batches of 4, "
+                   f"lr {args.learning_rate}, {time.perf_counter() - start:.0f} s on CPU"
+                   + (f", continued from {args.init.name}" if args.init else ""),
         metrics={"data": "synthetic pair seed 204", "split": "val", "epoch": best_stats.epoch,
                  "dice": [round(float(d), 4) for d in best_stats.val.dice]},
         card={"intended_use": "demo of the H&E + CK5/6 fusion path on the synthetic sample pair",
