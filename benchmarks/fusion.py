@@ -23,6 +23,7 @@ from napari_histoseg.inference.session import SegmentRequest, prepare_run, start
 from napari_histoseg.io.labels import open_label_pyramid
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.synthetic import SynthConfig, generate_pair
+from napari_histoseg.io.workspace import Workspace
 from napari_histoseg.models.catalog import FUSION_CHECKPOINT
 from napari_histoseg.pairing import pair_slides
 from napari_histoseg.training.metrics import confusion_matrix, scores
@@ -54,7 +55,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="histoseg-fusion-"))
     pair = generate_pair(workdir / f"pair-{args.seed}", SynthConfig(size=(args.side, args.side), seed=args.seed))
     he, ck56 = open_slide(pair.he_path), open_slide(pair.ck56_path)
-    steps = pair_slides(he, ck56, workdir / "fused", edges=False)
+    steps = pair_slides(he, ck56, Workspace.open(pair.he_path, workdir / "fused").root, edges=False)
     try:
         while True:
             next(steps)

@@ -1,4 +1,4 @@
-"""Recipe of the bundled fusion checkpoint (models/weights/edge-fusion-tiny-synthetic.*).
+"""Recipe of the bundled fusion checkpoint (models/weights/tiny-fusion-synthetic.*).
 
 The tiny edge-guided fusion network trained by the project's own loop
 (``training.loop.Trainer``, the fusion loss) on registered H&E + CK5/6 synthetic
@@ -90,7 +90,7 @@ def main() -> None:
               "inputs": "H&E and registered CK5/6 at 2 µm/px (six channels: H&E RGB, CK5/6 RGB)",
               "data": "synthetic pairs (seeds 201-203 train, 204 validation) from io/synthetic",
               "limits": "has only seen synthetic tissue; no 40x detail branch training"})
-    path = save_checkpoint(model, checkpoint, args.out / "edge-fusion-tiny-synthetic.safetensors")
+    path = save_checkpoint(model, checkpoint, args.out / "tiny-fusion-synthetic.safetensors")
     print(f"saved {path} (best epoch {best_stats.epoch}, val Dice {best_stats.val.dice})")
 
 
