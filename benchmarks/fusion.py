@@ -66,8 +66,9 @@ def main() -> None:
     names = ("carcinoma in situ", "invasive carcinoma")
     print(f"{args.side}² synthetic pair, seed {args.seed} (unseen), checkpoint {FUSION_CHECKPOINT.name}")
     for index, name in enumerate(names, start=1):
+        ratio = f"{fused[index] / alone[index]:.2f}" if alone[index] >= 0.01 else "n/a, baseline ~0"
         print(f"  {name}: Dice {fused[index]:.3f} with CK5/6, {alone[index]:.3f} H&E alone "
-              f"(ratio {fused[index] / max(alone[index], 1e-9):.2f})")
+              f"(ratio {ratio})")
     print(f"  segmentation time: {fused_s:.1f} s with CK5/6, {alone_s:.1f} s H&E alone")
 
 
