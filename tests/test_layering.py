@@ -46,11 +46,11 @@ def test_reader_discovery_does_not_import_torch():
 #: DESIGN.md's layers, lowest first; a module may import only its own layer or lower ones.
 LAYERS = (
     ("geometry",),
-    ("io", "tissue", "stain"),
+    ("io", "tissue", "stain", "registration", "registration_match", "registered", "edges", "pairing"),
     ("models",),
     ("inference", "explain"),
     ("training", "report"),
-    ("cli", "_qt", "_reader", "_sample_data"),
+    ("cli", "_qt", "_reader", "_sample_data", "pair_command"),
 )
 
 

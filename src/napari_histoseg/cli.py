@@ -12,6 +12,7 @@ from napari_histoseg.io.annotation_files import add_export_command, add_import_c
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.synthetic.command import add_synth_command
 from napari_histoseg.models.catalog import add_models_command
+from napari_histoseg.pair_command import add_pair_command
 from napari_histoseg.report.command import add_report_command
 from napari_histoseg.training.commands import add_training_commands
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_command(subparsers)
     add_segment_command(subparsers)
     add_explain_command(subparsers)
+    add_pair_command(subparsers)
     add_training_commands(subparsers)
     add_export_command(subparsers)
     add_import_command(subparsers)

@@ -12,12 +12,14 @@ conversion (the tests check it against torchstain's Reinhard on whole images).
 Macenko's method was tried first and dropped: on the pale and magenta-shifted
 sets in ../shared/data its two stain vectors came out swapped or merged.
 
-HED jitter (Tellez et al. 2018) uses scikit-image's colour deconvolution
+HED jitter (Tellez et al. 2018) and the stain densities (haematoxylin for
+registration, DAB for CK5/6 edges) use scikit-image's colour deconvolution
 (``rgb2hed``/``hed2rgb``, Ruifrok and Johnston 2001).
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -115,3 +117,33 @@ def apply_lut(rgb: np.ndarray, lut: np.ndarray) -> np.ndarray:
     """``rgb`` ((..., 3) uint8) through a ``colour_lut`` table."""
     shift = 8 - LUT_BITS
     return lut[rgb[..., 0] >> shift, rgb[..., 1] >> shift, rgb[..., 2] >> shift]
+
+
+def stain_densities(rgb: np.ndarray, channels: tuple[int, ...] = (0, 1, 2)) -> np.ndarray:
+    """(h, w, len(channels)) float32 optical densities of haematoxylin (0), eosin (1) and DAB (2).
+
+    scikit-image's colour deconvolution (``rgb2hed``: Ruifrok and Johnston's stain
+    matrix, ``skimage.color.hed_from_rgb``), computed through a 256-entry look-up of
+    the per-channel log so a tile costs a few multiply-adds per pixel; negative
+    densities are clipped to 0 (white glass is 0). Used for the haematoxylin that
+    registration matches and the DAB of the CK5/6 edge maps.
+    """
+    from skimage.color import hed_from_rgb
+
+    rgb = np.asarray(rgb)[..., :3]
+    log = _log_lut()
+    out = np.empty((*rgb.shape[:-1], len(channels)), np.float32)
+    for k, channel in enumerate(channels):
+        weights = hed_from_rgb[:, channel].astype(np.float32)
+        density = log[rgb[..., 0]] * weights[0]
+        density += log[rgb[..., 1]] * weights[1]
+        density += log[rgb[..., 2]] * weights[2]
+        out[..., k] = np.maximum(density, 0.0)
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _log_lut() -> np.ndarray:
+    """(256,) float32 rgb2hed's per-channel term: log(max(v / 255, 1e-6)) / log(1e-6)."""
+    values = np.maximum(np.arange(256) / 255.0, 1e-6)
+    return (np.log(values) / np.log(1e-6)).astype(np.float32)

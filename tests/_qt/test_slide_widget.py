@@ -26,7 +26,7 @@ def test_dropped_slide_opens_in_microns_and_dock_describes_it(make_napari_viewer
     assert widget.pair_button.isEnabled()
 
 
-def test_paired_slide_is_added_and_linked(make_napari_viewer, pyramid_tiff, tmp_path):
+def test_paired_slide_is_added_and_linked(make_napari_viewer, pyramid_tiff, tmp_path, qtbot):
     viewer = make_napari_viewer()
     widget = SlideWidget(viewer)
     [he_layer] = viewer.open(str(pyramid_tiff), plugin="napari-histoseg")
@@ -36,6 +36,7 @@ def test_paired_slide_is_added_and_linked(make_napari_viewer, pyramid_tiff, tmp_
     assert he_layer.metadata["paired_slide_path"] == str(pyramid_tiff)
     assert widget._status.text() == f"Layer: {paired.name}"
     assert paired.name.startswith("CK5/6")
+    qtbot.waitUntil(lambda: not widget.pairing.busy, timeout=120_000)   # registration ends
 
 
 def test_broken_paired_slide_adds_nothing(make_napari_viewer, pyramid_tiff, tmp_path):

@@ -27,6 +27,7 @@ from napari_histoseg._qt.background import (Planned, batch_events, display_view,
                                            yield_cpu_to_the_gui)
 from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
                                        slide_layer_of, viewport_box)
+from napari_histoseg._qt.legend import ClassLegend
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
@@ -34,6 +35,7 @@ from napari_histoseg.inference.session import (SegmentRequest, prepare_run, rest
                                                 start_run)
 from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
 from napari_histoseg.io.workspace import workspace_dir_for
+from napari_histoseg.pairing import fusion_wanted
 
 if TYPE_CHECKING:
     import napari
@@ -132,6 +134,8 @@ class SegmentWidget(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        self.legend = ClassLegend()
+        layout.addWidget(self.legend)
         layout.addStretch()
 
     def _list_choices(self) -> None:
@@ -195,7 +199,8 @@ class SegmentWidget(QWidget):
             tile_size=self.tile_box.value() or None,
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
             device=self.device_box.currentText(), restart=self.restart_box.isChecked(),
-            out_dir=self._out_dir, publish_s=REFRESH_INTERVAL_S)
+            out_dir=self._out_dir, publish_s=REFRESH_INTERVAL_S,
+            ck56=fusion_wanted(slide_path, self.model_box.currentData(), self._out_dir))
 
     def start(self) -> None:
         """Plan and segment in a worker thread; the GUI keeps running."""
@@ -291,6 +296,8 @@ class SegmentWidget(QWidget):
         self._result_layers = show_results(self.viewer, planned.view, str(prepared.slide.path),
                                            planned.layers)
         self._layers_shown.set()
+        spec = prepared.plan.store.spec
+        self.legend.show_classes(tuple(spec.class_names), tuple(spec.class_colors))
         note = " ".join(warnings)
         self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
                   + note)

@@ -9,6 +9,7 @@ from qtpy.QtWidgets import (QFileDialog, QFormLayout, QLabel, QPushButton, QVBox
                             QWidget)
 
 from napari_histoseg._qt.layers import PAIRED_ROLE, slide_layer_of
+from napari_histoseg._qt.pairing_panel import PairingPanel
 from napari_histoseg._reader import slide_layer_data
 from napari_histoseg.io.errors import SlideError
 from napari_histoseg.io.slide import Slide, describe_slide, open_slide
@@ -36,6 +37,9 @@ class SlideWidget(QWidget):
         layout.addWidget(self._status)
         layout.addLayout(self._form)
         layout.addWidget(self.pair_button)
+        self.pairing = PairingPanel(self.viewer)
+        self._restored: set[str] = set()
+        layout.addWidget(self.pairing)
         layout.addStretch()
         self.viewer.layers.selection.events.active.connect(self.refresh)
         self.viewer.layers.events.inserted.connect(self.refresh)
@@ -61,6 +65,7 @@ class SlideWidget(QWidget):
             self._status.setText(str(err))
             return
         self._status.setText(f"Layer: {layer.name}")
+        self._restore_pairing(layer)
         for label, value in describe_slide(slide):
             value_label = QLabel(value)
             value_label.setWordWrap(True)
@@ -96,4 +101,14 @@ class SlideWidget(QWidget):
         layer = self.viewer.add_image(data, **kwargs)
         if he_layer is not None:
             he_layer.metadata["paired_slide_path"] = str(slide.path)
+            self._restored.add(he_layer.metadata["slide_path"])
+            self.pairing.register(he_layer, layer)
         return layer
+
+    def _restore_pairing(self, layer) -> None:
+        """Once per H&E slide: show the CK5/6 pairing saved in its workspace, if any."""
+        path = layer.metadata["slide_path"]
+        if layer.metadata.get("role") == PAIRED_ROLE or path in self._restored:
+            return
+        self._restored.add(path)
+        self.pairing.restore(layer)

@@ -90,7 +90,8 @@ class Predictor:
         if self.device.type == "cuda":
             tensor = tensor.pin_memory()
         x = tensor.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-        x = (x - self._mean) / self._std
+        repeat = x.shape[1] // 3            # a registered pair: H&E RGB then CK5/6 RGB
+        x = (x - self._mean.repeat(1, repeat, 1, 1)) / self._std.repeat(1, repeat, 1, 1)
         if x.shape[-1] != self.tile_size:
             x = F.interpolate(x, size=(self.tile_size,) * 2, mode="bilinear",
                               antialias=x.shape[-1] > self.tile_size, align_corners=False)

@@ -140,10 +140,11 @@ class TileReader:
                       ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, CorruptTileError]]]:
         """Like ``read``, but windows over damaged slide tiles are left out.
 
-        Returns the kept indices (K,), their pixels (K, R, R, 3) and, per skipped
+        Returns the kept indices (K,), their pixels (K, R, R, channels) and, per skipped
         index, the error that names the damaged place.
         """
-        out = np.empty((len(indices), self.read_size, self.read_size, 3), dtype=np.uint8)
+        channels = getattr(self.slide, "channels", 3)   # 6 for a registered H&E + CK5/6 pair
+        out = np.empty((len(indices), self.read_size, self.read_size, channels), dtype=np.uint8)
         errors: list[CorruptTileError | None] = [None] * len(indices)
 
         def read_one(i: int) -> None:
@@ -163,7 +164,8 @@ class TileReader:
         good = np.array([err is None for err in errors], dtype=bool)
         skipped = [(int(index), err) for index, err in zip(indices, errors) if err is not None]
         pixels = out if good.all() else out[good]
-        pixels = pixels if self.colour_lut is None else apply_lut(pixels, self.colour_lut)
+        if self.colour_lut is not None:
+            pixels[..., :3] = apply_lut(pixels[..., :3], self.colour_lut)   # the H&E only
         return np.asarray(indices, dtype=np.int64)[good], pixels, skipped
 
     def close(self) -> None:

@@ -36,6 +36,9 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--restart", action="store_true",
                         help="discard results of a different model or grid in the workspace")
+    parser.add_argument("--ck56", action="store_true",
+                        help="run the edge-guided fusion network on the H&E and the CK5/6 slide "
+                             "paired with it (`histoseg pair`); default model: the shipped fusion one")
     parser.add_argument("--export-ome", type=Path, default=None,
                         help="also write the mask as a pyramidal OME-TIFF here")
     add_batch_arguments(parser)
@@ -55,7 +58,8 @@ def run_segment(args: argparse.Namespace) -> int:
     request = SegmentRequest(
         slide_path=args.slide[0], model=args.model, level=args.level, mpp=args.mpp,
         slide_mpp=args.slide_mpp, tile_size=args.tile_size, halo=args.halo,
-        batch_size=args.batch_size, device=args.device, out_dir=args.out, restart=args.restart)
+        batch_size=args.batch_size, device=args.device, out_dir=args.out, restart=args.restart,
+        ck56=args.ck56)
     prepared = prepare_run(request)
     slide, plan, workspace = prepared.slide, prepared.plan, prepared.workspace
     run = start_run(prepared)

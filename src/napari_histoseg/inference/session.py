@@ -24,6 +24,7 @@ from napari_histoseg.inference.plan import GridParams, ModelInfo, RunPlan, plan_
 from napari_histoseg.geometry import Box, tiles_in_box
 from napari_histoseg.io.slide import Slide, open_slide
 from napari_histoseg.io.workspace import Workspace
+from napari_histoseg.models.catalog import FUSION_CHECKPOINT
 from napari_histoseg.stain import StainError, StainStats, colour_lut
 
 DEFAULT_COLORS = ("#000000", "#ff0000", "#00c000", "#0060ff", "#ffa000", "#c000c0")
@@ -50,6 +51,7 @@ class SegmentRequest:
     out_dir: Path | None = None
     restart: bool = False
     publish_s: float = 2.0
+    ck56: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     """
     slide = open_slide(request.slide_path)
     if resolved is None:
-        spec = request.model or str(default_model(slide))
+        spec = request.model or str(FUSION_CHECKPOINT if request.ck56 else default_model(slide))
         resolved = resolve_model(spec, warn)
         if request.model is None:
             warn(f"model: {resolved.name} (the shipped model for "
@@ -129,6 +131,8 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
                       tile_size=request.tile_size or resolved.tile_size or 512,
                       halo=request.halo, slide_mpp=request.slide_mpp)
     workspace = Workspace.open(request.slide_path, request.out_dir)
+    if request.ck56:
+        slide = paired_input(slide, workspace.root, resolved, warn)
     info = ModelInfo(resolved.name, resolved.sha256, resolved.class_names, resolved.class_colors)
     plan = plan_run(slide, workspace, grid, info, restart=request.restart)
     if plan.notice:
@@ -143,6 +147,24 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
                            normalisation=resolved.normalisation, colour_lut=lut,
                            publish_s=request.publish_s)
     return PreparedRun(slide, resolved, workspace, plan, params)
+
+
+def paired_input(slide, workspace_root, resolved: ResolvedModel, warn):
+    """``slide`` with the CK5/6 paired in its workspace read through the registration
+    (``registered.PairedSlide``); PairingError naming the slide when none is paired."""
+    from napari_histoseg.pairing import PairingError, load_pairing
+    from napari_histoseg.registered import PairedSlide, RegisteredSlide
+
+    pairing = load_pairing(workspace_root)
+    if pairing is None:
+        raise PairingError(slide.path, "no CK5/6 slide is paired with it; run `histoseg pair "
+                                       "HE CK56` or pair one in the Slide dock first")
+    if "EdgeFusionNet" not in type(resolved.model).__name__:
+        raise ValueError(f"{resolved.name}: only the edge-guided fusion network reads CK5/6; "
+                         f"choose {FUSION_CHECKPOINT.name}")
+    if not pairing.registration.ok:
+        warn(f"WARNING: {pairing.ck56_path.name}: {pairing.registration.summary()}")
+    return PairedSlide(slide, RegisteredSlide(slide, open_slide(pairing.ck56_path), pairing.registration))
 
 
 def fit_slide_stain(slide) -> StainStats | None:

@@ -22,6 +22,9 @@ PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 BUNDLED_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-tiny-synthetic.safetensors"
 #: The starter model for real H&E (made by training/configs/real-tissue.yaml).
 REAL_TISSUE_CHECKPOINT = PACKAGE_WEIGHTS / "hinet-small-real.safetensors"
+#: The H&E + CK5/6 fusion demo model (made by training/fusion_tiny_synthetic.py); named so that
+#: it sorts after the HI-Net checkpoints, which the Retrain dock offers first as its base.
+FUSION_CHECKPOINT = PACKAGE_WEIGHTS / "tiny-fusion-synthetic.safetensors"
 USER_CACHE = Path("~/.cache/napari-histoseg/models")
 
 

@@ -159,7 +159,13 @@ class EdgeFusionNet(nn.Module):
         return FusionOutput(seg, aim, high, semantic, edge, ck56_used=True)
 
     def predict_logits(self, he: torch.Tensor, ck56: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 3, H, W) normalised H&E (and optionally CK5/6) -> (B, num_classes, H, W) logits."""
+        """(B, 3, H, W) normalised H&E (and optionally CK5/6) -> (B, num_classes, H, W) logits.
+
+        A (B, 6, H, W) ``he`` is a registered pair stacked as H&E RGB then CK5/6 RGB
+        (how the tiled engine and ``training.paired_patches`` hand pairs over).
+        """
+        if he.shape[1] == 6 and ck56 is None:
+            he, ck56 = he[:, :3], he[:, 3:]
         return self(he, ck56=ck56).seg
 
     def _he_branch(self, he: torch.Tensor, detail: torch.Tensor | None,
