@@ -34,8 +34,8 @@ test-floors: system-deps
 	$(PYTHON) -m venv .venv-floors
 	.venv-floors/bin/python -m pip install -q --upgrade pip
 	.venv-floors/bin/python -m pip install -q $(FLOOR_TORCH_SPEC)
-	$(PYTHON) .ci/floor_constraints.py --extras dev > .venv-floors/floors.txt
-	.venv-floors/bin/python -m pip install -q -c .venv-floors/floors.txt -e ".[dev]"
+	$(PYTHON) .ci/floor_constraints.py --extras dev,distributed > .venv-floors/floors.txt
+	.venv-floors/bin/python -m pip install -q -c .venv-floors/floors.txt -e ".[dev,distributed]"
 	.venv-floors/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # napari needs an X display with OpenGL: Xvfb and Mesa, plus two xcb libraries

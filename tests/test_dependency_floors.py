@@ -23,10 +23,11 @@ _spec.loader.exec_module(floor_constraints)
 #: package -> (lowest version the code works with, why)
 NEEDS = {
     "scikit-image": ("0.26", "remove_small_objects / remove_small_holes(max_size=) in tissue.py"),
-    "zarr": ("3.1.3", "LocalStore writes each chunk through a temporary file (atomic results)"),
+    "zarr": ("3.1.6", "Array.with_config (results skip the empty-chunk check); atomic chunk files "
+                      "since 3.1.3"),
     "tifffile": ("2025.5.21", "its zarr stores (series.aszarr) speak zarr-python 3"),
-    "numpy": ("1.26", "zarr 3.1.3 requires it"),
-    "napari": ("0.5", "layers take units=('µm', 'µm')"),
+    "numpy": ("1.26", "zarr 3.1 requires it"),
+    "napari": ("0.9", "viewer.scene.camera (the docks' view and zoom); layers take units"),
     "safetensors": ("0.4", "safe_open(...).metadata() for the checkpoint architecture"),
 }
 PYTHON_NEED = ("3.11", "zarr 3, tifffile 2025.5.21 and scikit-image 0.26 need Python 3.11")
