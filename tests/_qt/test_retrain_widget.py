@@ -115,3 +115,12 @@ def test_a_child_that_fails_is_reported_in_the_dock_without_a_traceback(qtbot, d
     text = dock.status.text()
     assert text.startswith("Training failed:") and "broken.safetensors" in text
     assert "Traceback" not in text
+
+
+def test_only_hinet_checkpoints_are_offered_as_base_models(dock):
+    """The retrain job trains HI-Net; the shipped fusion checkpoint cannot be its base."""
+    from napari_histoseg.models.catalog import FUSION_CHECKPOINT, REAL_TISSUE_CHECKPOINT
+
+    offered = {dock.base_box.itemData(i) for i in range(dock.base_box.count())}
+    assert str(REAL_TISSUE_CHECKPOINT) in offered
+    assert str(FUSION_CHECKPOINT) not in offered

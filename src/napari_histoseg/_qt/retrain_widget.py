@@ -113,7 +113,7 @@ class RetrainWidget(QWidget):
         self.base_box.clear()
         self.base_box.addItem(NEW_MODEL_LABEL, "")
         for entry in find_checkpoints(checkpoint_folders()):
-            if entry.usable:
+            if entry.usable and entry.architecture == ROLE:  # the retrain job trains HI-Net
                 label = f"{entry.path.stem} (active)" if entry.active else entry.path.stem
                 self.base_box.addItem(label, str(entry.path))
         self.base_box.setCurrentIndex(1 if self.base_box.count() > 1 else 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from napari_histoseg.models.library import LibraryError, ModelLibrary, library_root
@@ -43,6 +43,7 @@ class CheckpointEntry:
     summary: str
     usable: bool
     active: bool = False
+    architecture: str = ""
 
 
 def find_checkpoints(folders: list[Path], library: ModelLibrary | None = None) -> list[CheckpointEntry]:
@@ -50,7 +51,7 @@ def find_checkpoints(folders: list[Path], library: ModelLibrary | None = None) -
     only; the ``library``'s adopted models (default: the user's library) come first."""
     entries = _describe(folders)
     adopted = {e.path.resolve() for e in (library or ModelLibrary()).adopted().values()}
-    marked = [CheckpointEntry(e.path, f"active; {e.summary}", e.usable, active=True)
+    marked = [replace(e, summary=f"active; {e.summary}", active=True)
               if e.path.resolve() in adopted else e for e in entries]
     return sorted(marked, key=lambda e: not e.active)
 
@@ -78,7 +79,8 @@ def _describe(folders: list[Path]) -> list[CheckpointEntry]:
             summary = (f"{config.architecture} {config.hyperparameters}, classes [{classes}], "
                        f"{config.input_mpp:g} µm/px, tile {config.tile_size}, "
                        f"{path.stat().st_size / 2**20:.1f} MiB, provenance {config.provenance or '-'}")
-            entries.append(CheckpointEntry(path, summary, usable=True))
+            entries.append(CheckpointEntry(path, summary, usable=True,
+                                           architecture=config.architecture))
     return entries
 
 
