@@ -2,10 +2,10 @@
 
 Shared by tests/test_long_session.py (a short run) and benchmarks/long_session.py (200
 cycles). Each cycle segments a small synthetic slide from scratch (``plan_run`` with
-``restart=True``, then the engine to the end), paints a square into the mask, commits
-it to the CorrectionStore and writes the edited window into the results' zarr mask
-(level 0). The mask-pyramid edit function of the Segment dock is not used: it is being
-written elsewhere; the zarr window write stands in for it.
+``restart=True``, then the engine to the end; the writer lays the earlier corrections
+over the new results, as for a user), paints a square into the mask and commits it as
+the Corrections dock does (``io.edit_commit.commit_edit``: the record, then level 0 and
+every overview).
 
 After each cycle it records RSS, Python threads, OS threads and open file descriptors
 (Linux /proc), after a garbage collection.
@@ -63,7 +63,7 @@ def run_session(folder: Path, cycles: int, side: int = 384) -> SessionReport:
     """``cycles`` segment + edit + commit cycles on a ``side``² slide written into ``folder``."""
     from napari_histoseg.inference.engine import SegmentParams, segment
     from napari_histoseg.inference.plan import GridParams, ModelInfo, plan_run
-    from napari_histoseg.io.corrections import Correction, CorrectionStore
+    from napari_histoseg.io.edit_commit import corrections_of
     from napari_histoseg.io.slide import open_slide
     from napari_histoseg.io.workspace import Workspace
 
@@ -74,7 +74,7 @@ def run_session(folder: Path, cycles: int, side: int = 384) -> SessionReport:
                               tile=128)
     slide, model = open_slide(path), PurpleModel()
     workspace = Workspace.open(path)
-    corrections = CorrectionStore.for_workspace(workspace)
+    corrections = corrections_of(workspace)
     info = ModelInfo("purple", "", ("normal", "tumour"), ("#000000", "#ff0000"))
     params = SegmentParams(batch_size=4, device="cpu", publish_tiles=8)
     report, start, rng = SessionReport(), time.perf_counter(), np.random.default_rng(0)
@@ -83,21 +83,22 @@ def run_session(folder: Path, cycles: int, side: int = 384) -> SessionReport:
                                                      min_tissue_fraction=-1), info, restart=True)
         for _ in segment(slide, model, plan, params, run_log=workspace.run_log):
             pass
-        _edit_and_commit(slide, plan.store, corrections, rng, Correction)
+        _edit_and_commit(slide, workspace, plan.store, rng)
         report.samples.append(sample())
     report.records = len(corrections.ids())
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _edit_and_commit(slide, store, corrections, rng, Correction) -> None:
-    """Paint a 48² square of tumour into the mask, commit it, write the window back."""
+def _edit_and_commit(slide, workspace, store, rng) -> None:
+    """Paint a 32² square of tumour into a 48² window of the mask and commit it."""
+    from napari_histoseg.io.edit_commit import Edit, commit_edit
+    from napari_histoseg.io.mask_edit import EditWindow, read_window
+
     mask = store.mask_levels()[0]
     y, x = (int(v) for v in rng.integers(0, min(mask.shape) - 48, size=2))
-    before = np.asarray(mask[y:y + 48, x:x + 48])
-    after = before.copy()
-    after[8:40, 8:40] = 1
-    image = slide.read_region(0, (y, x), (48, 48))
-    corrections.commit(Correction(image=image, after=after, before=before, location=(y, x),
-                                  size=(48, 48), mpp=slide.mpp, slide=str(slide.path)))
-    mask[y:y + 48, x:x + 48] = after
+    window = EditWindow((y, x), (48, 48))
+    labels = read_window(store, window)
+    labels[8:40, 8:40] = 1
+    image = slide.read_region(0, (y, x), (48, 48))  # the mask's grid is level 0 here
+    commit_edit(workspace, store, Edit(window, labels, image, slide=str(slide.path)))
