@@ -1,9 +1,9 @@
 """A long session in one process: N segment + edit + commit cycles, memory and handles.
 
 The full version of tests/test_long_session.py (16 cycles). Each cycle segments a
-384² synthetic slide from scratch with a tiny model, paints a square into the mask,
-commits it as a correction and writes the window into the results' zarr mask (the
-Segment dock's own mask-edit function is not used here; see tests/long_session.py).
+384² synthetic slide from scratch with a tiny model, paints a square into the mask and
+commits it as the Corrections dock does (``io.edit_commit.commit_edit``: the record,
+level 0 and every overview; see tests/long_session.py).
 The baseline is the process after the warm-up cycles, measured in the same run: the
 ratio is RSS at the end / RSS after warm-up; threads and open files must not grow.
 
