@@ -56,6 +56,27 @@ def assert_same_arrays(path_a: Path, path_b: Path) -> None:
     assert not different, f"arrays differ: {different}"
 
 
+def drain(generator) -> tuple[list, object]:
+    """Run a generator to its end: (the events it yielded, the value it returned)."""
+    events = []
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as stop:
+            return events, stop.value
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    """A tiny HI-Net checkpoint (random weights) for 1 µm/px and 128² tiles."""
+    from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
+
+    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
+                         input_mpp=1.0, tile_size=128)
+    return save_checkpoint(create_model("hinet", size="tiny"), config,
+                           tmp_path / "model.safetensors")
+
+
 @pytest.fixture
 def pyramid_tiff(tmp_path: Path) -> Path:
     """A 1536 x 2048 JPEG-tiled pyramidal TIFF at 0.5 µm/px with three levels."""

@@ -14,7 +14,7 @@ from napari_histoseg.io.blend import dequantise
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.workspace import Workspace
 
-from .conftest import assert_same_arrays, tissue_like_rgb, write_pyramid_tiff
+from .conftest import assert_same_arrays, drain, tissue_like_rgb, write_pyramid_tiff
 from .segmentation_models import EchoModel, PurpleModel
 
 ECHO = ModelInfo("echo", "", ("r", "g", "b"), ("#ff0000", "#00ff00", "#0000ff"))
@@ -31,20 +31,11 @@ def small_slide(tmp_path):
     return open_slide(path), image
 
 
-def _run(generator):
-    events = []
-    while True:
-        try:
-            events.append(next(generator))
-        except StopIteration as stop:
-            return events, stop.value
-
-
 def test_blended_probabilities_of_an_echo_model_have_no_seams(small_slide):
     slide, image = small_slide
     plan = plan_run(slide, Workspace.open(slide.path), GridParams(tile_size=128, halo=32,
                                                                   min_tissue_fraction=-1), ECHO)
-    events, summary = _run(segment(slide, EchoModel(), plan, CPU))
+    events, summary = drain(segment(slide, EchoModel(), plan, CPU))
     assert summary.tiles_computed == plan.store.spec.grid.n_tiles
     x = image.astype(np.float64) / 255
     expected = np.exp(x) / np.exp(x).sum(-1, keepdims=True)
@@ -63,7 +54,7 @@ def test_blended_probabilities_of_an_echo_model_have_no_seams(small_slide):
 def test_events_report_every_tile_and_end_at_the_total(small_slide):
     slide, _ = small_slide
     plan = plan_run(slide, Workspace.open(slide.path), GridParams(tile_size=128, halo=32), TWO)
-    events, summary = _run(segment(slide, PurpleModel(), plan, CPU))
+    events, summary = drain(segment(slide, PurpleModel(), plan, CPU))
     results = [e for e in events if isinstance(e, TileResult)]
     progress = [e for e in events if isinstance(e, Progress)]
     assert len(results) == len(plan.tiles) == summary.tiles_computed > 0
@@ -89,13 +80,13 @@ def test_cancel_then_resume_computes_every_tile_exactly_once(small_slide):
 
     resumed = plan_run(slide, Workspace.open(slide.path), grid, ECHO)
     cancel = threading.Event()
-    events, summary = _run(segment(slide, model, resumed, CPU, cancel=cancel))
+    events, summary = drain(segment(slide, model, resumed, CPU, cancel=cancel))
     assert summary.tiles_already_done == done_after_cancel
     assert model.tiles_seen == len(plan.tiles)
     assert resumed.store.done_tiles().all()
     uninterrupted = plan_run(slide, Workspace.open(slide.path, slide.path.parent / "other"),
                              grid, ECHO)
-    _run(segment(slide, EchoModel(), uninterrupted, CPU))
+    drain(segment(slide, EchoModel(), uninterrupted, CPU))
     assert_same_arrays(resumed.store.path, uninterrupted.store.path)
 
 
@@ -105,7 +96,7 @@ def test_cancel_event_stops_between_batches(small_slide):
                                                                   min_tissue_fraction=-1), ECHO)
     cancel = threading.Event()
     cancel.set()
-    events, summary = _run(segment(slide, EchoModel(), plan, CPU, cancel=cancel))
+    events, summary = drain(segment(slide, EchoModel(), plan, CPU, cancel=cancel))
     assert summary.cancelled and summary.tiles_computed == 0 and not events
 
 
@@ -114,7 +105,7 @@ def test_viewport_tiles_come_first(small_slide):
     plan = plan_run(slide, Workspace.open(slide.path), GridParams(tile_size=128, halo=32,
                                                                   min_tissue_fraction=-1), ECHO)
     view = ((128, 256), (128, 128))  # level-0 box: cores of rows 2-3, cols 4-5
-    events, _ = _run(segment(slide, EchoModel(), plan, CPU, viewport=view))
+    events, _ = drain(segment(slide, EchoModel(), plan, CPU, viewport=view))
     first = [e for e in events if isinstance(e, TileResult)][:4]
     assert sorted(e.index for e in first) == [(2, 4), (2, 5), (3, 4), (3, 5)]
 
@@ -129,7 +120,7 @@ class _OutOfMemoryOnce(EchoModel):
 def test_out_of_memory_retries_with_smaller_batches(small_slide):
     slide, _ = small_slide
     plan = plan_run(slide, Workspace.open(slide.path), GridParams(tile_size=128, halo=32), ECHO)
-    events, summary = _run(segment(slide, _OutOfMemoryOnce(), plan, CPU))
+    events, summary = drain(segment(slide, _OutOfMemoryOnce(), plan, CPU))
     reduced = [e for e in events if isinstance(e, BatchSizeReduced)]
     assert [e.batch_size for e in reduced] == [2]
     assert "out of memory" in reduced[0].message and summary.batch_size == 2
@@ -145,7 +136,7 @@ def test_parallel_tile_reads_store_the_same_bytes(small_slide):
         workspace = Workspace.open(slide.path, slide.path.parent / f"threads-{threads}")
         plan = plan_run(slide, workspace, grid, ECHO)
         params = SegmentParams(batch_size=4, device="cpu", publish_tiles=4, read_threads=threads)
-        _, summary = _run(segment(slide, EchoModel(), plan, params))
+        _, summary = drain(segment(slide, EchoModel(), plan, params))
         assert summary.tiles_computed == plan.store.spec.grid.n_tiles
         stores.append(plan.store.path)
     assert_same_arrays(*stores)

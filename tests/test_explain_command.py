@@ -4,24 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from napari_histoseg.cli import main
 from napari_histoseg.explain.heatmap_store import open_heatmap
 from napari_histoseg.explain.region_files import load_explanation
 from napari_histoseg.io.workspace import Workspace
-from napari_histoseg.models.registry import ModelConfig, create_model, save_checkpoint
 
 from .conftest import tissue_like_rgb, write_pyramid_tiff
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    """A tiny HI-Net checkpoint (random weights) for 1 µm/px and 128² tiles."""
-    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
-                         input_mpp=1.0, tile_size=128)
-    return save_checkpoint(create_model("hinet", size="tiny"), config,
-                           tmp_path / "model.safetensors")
 
 
 def test_explain_writes_heatmap_regions_queue_and_exports(checkpoint, tmp_path, capsys):

@@ -13,7 +13,7 @@ from napari_histoseg.inference.events import Progress
 from napari_histoseg.inference.session import ResolvedModel, SegmentRequest
 from napari_histoseg.io.workspace import Workspace
 
-from .conftest import write_pyramid_tiff
+from .conftest import drain, write_pyramid_tiff
 from .explain_models import PurpleFeatureModel
 
 PINK, PURPLE = (230, 150, 160), (150, 80, 200)
@@ -40,15 +40,6 @@ def request(slide, tmp_path, **extra) -> ExplainRequest:
     seg = SegmentRequest(slide_path=slide, halo=16, batch_size=4, device="cpu", publish_s=0.0,
                          out_dir=tmp_path / "ws")
     return ExplainRequest(seg, layer="features", **extra)
-
-
-def drain(run):
-    events = []
-    while True:
-        try:
-            events.append(next(run))
-        except StopIteration as stop:
-            return events, stop.value
 
 
 def test_heatmap_and_top_key_region_lie_in_the_quadrant_that_drives_the_logit(

@@ -18,7 +18,7 @@ from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.workspace import (ResultStore, RunLog, Workspace, WorkspaceBusyError,
                                           WorkspaceError)
 
-from .conftest import tissue_like_rgb, write_pyramid_tiff
+from .conftest import drain, tissue_like_rgb, write_pyramid_tiff
 from .segmentation_models import TileMeanModel
 
 TWO = ModelInfo("tile-mean", "", ("normal", "tumour"), ("#000000", "#ff0000"))
@@ -28,14 +28,6 @@ CPU = SegmentParams(batch_size=4, device="cpu", publish_tiles=4)
 
 class SimulatedCrash(BaseException):
     """Stands for a kill: not an Exception, so nothing on the way catches it."""
-
-
-def _drain(run):
-    while True:
-        try:
-            next(run)
-        except StopIteration as stop:
-            return stop.value
 
 
 @pytest.fixture
@@ -49,7 +41,7 @@ def slide_path(tmp_path):
 def _segment(path, out=None, grid=GRID, restart=False):
     slide = open_slide(path)
     plan = plan_run(slide, Workspace.open(path, out), grid, TWO, restart=restart)
-    _drain(segment(slide, TileMeanModel(), plan, CPU))
+    drain(segment(slide, TileMeanModel(), plan, CPU))
     return plan
 
 
@@ -115,10 +107,11 @@ def test_a_second_run_on_a_busy_workspace_is_refused(slide_path):
     second = segment(slide, TileMeanModel(), plan, CPU)
     with pytest.raises(WorkspaceBusyError):
         next(second)
-    _drain(first)
+    drain(first)
     assert plan.store.done_tiles().all()
     again = plan_run(slide, Workspace.open(slide_path), GRID, TWO)  # free again
-    assert _drain(segment(slide, TileMeanModel(), again, CPU)).tiles_computed == 0
+    _, summary = drain(segment(slide, TileMeanModel(), again, CPU))
+    assert summary.tiles_computed == 0
 
 
 def test_a_crash_while_creating_the_store_leaves_the_slide_openable(slide_path, monkeypatch):

@@ -9,19 +9,9 @@ import pytest
 from napari_histoseg.inference.segment_command import add_segment_command
 from napari_histoseg.io.workspace import Workspace
 from napari_histoseg.models.checkpoint_checks import model_sha256
-from napari_histoseg.models.registry import (ModelConfig, create_model, file_sha256, read_config,
-                                             save_checkpoint)
+from napari_histoseg.models.registry import file_sha256, read_config
 
 from .conftest import tissue_like_rgb, write_pyramid_tiff
-
-
-@pytest.fixture
-def checkpoint(tmp_path):
-    """A tiny HI-Net checkpoint (random weights) trained for 1 µm/px and 128² tiles."""
-    config = ModelConfig(architecture="hinet", hyperparameters={"size": "tiny"},
-                         input_mpp=1.0, tile_size=128)
-    return save_checkpoint(create_model("hinet", size="tiny"), config,
-                           tmp_path / "model.safetensors")
 
 
 def _main(argv: list[str]) -> int:
