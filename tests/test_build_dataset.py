@@ -46,6 +46,17 @@ def test_build_resamples_filters_and_never_leaks(tmp_path):
     assert (tmp_path / "out" / "summary.png").stat().st_size > 1000
 
 
+def test_held_out_images_are_kept_whole_so_each_pixel_counts_once(tmp_path):
+    folder = write_pairs(tmp_path / "blobs", count=12, size=96)
+    source = source_from_dict({"name": "blobs", "path": str(folder), "mpp": 1.0})
+    params = BuildParams(mpp=1.0, patch_size=64, tumour_fraction=(0, 1), min_tissue=0, stain="none")
+    manifest = build_dataset([source], tmp_path / "out", params)
+    held_out = [p for p in manifest.patches if p.split != "train"]
+    assert held_out and all(p.size == (96, 96) and p.location == (0, 0) for p in held_out)
+    assert len({p.group for p in held_out}) == len(held_out)
+    assert {p.size for p in manifest.split("train")} == {(64, 64)}       # four overlapping boxes
+
+
 def test_stain_normalisation_is_recorded_and_applied(tmp_path):
     folder = write_pairs(tmp_path / "blobs", count=3, size=96)
     source = source_from_dict({"path": str(folder), "mpp": 1.0})

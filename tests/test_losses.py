@@ -8,7 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from napari_histoseg.training.losses import cross_entropy, fusion_loss, soft_dice_loss  # noqa: E402
+from napari_histoseg.training.losses import (ce_dice_loss, cross_entropy, fusion_loss,  # noqa: E402
+                                             soft_dice_loss)
 
 
 def confident(target: torch.Tensor, classes: int, margin: float = 50.0) -> torch.Tensor:
@@ -29,6 +30,14 @@ def test_soft_dice_is_zero_when_perfect_and_known_when_half_right():
     # one-channel edge logits: p = 0.5 everywhere, one edge pixel of four: 2 * 0.5 / (2 + 1)
     edge = torch.tensor([[[1, 0], [0, 0]]])
     assert soft_dice_loss(torch.zeros(1, 1, 2, 2), edge, eps=0).item() == pytest.approx(1 - 1 / 3)
+
+
+def test_ce_dice_is_the_mean_of_its_halves_and_ignores_255():
+    target = torch.tensor([[[0, 1], [1, 255]]])
+    uniform = torch.zeros(1, 2, 2, 2)
+    expected = 0.5 * soft_dice_loss(uniform, target).item() + 0.5 * math.log(2)
+    assert ce_dice_loss(uniform, target).item() == pytest.approx(expected, rel=1e-6)
+    assert ce_dice_loss(confident(target.clamp(max=1), 2), target).item() == pytest.approx(0, abs=1e-4)
 
 
 def test_fusion_loss_weights_follow_the_paper():

@@ -5,6 +5,8 @@ find tissue (HSV, Otsu on H and S, as for slides), normalise the stains toward
 a reference (Reinhard, see ``stain``), cut patches (512² by default) and keep those whose tumour
 fraction lies in a range ([5 %, 99.5 %] in the paper). Images are split 8:1:1 by
 group (the source image or slide), per source, so nothing leaks between splits.
+Held-out (val and test) images up to ``WHOLE_HELD_OUT_SIDE`` are kept whole, so that the
+scores count each of their pixels once (overlapping patches would count some twice).
 
 >>> params = BuildParams(mpp=1.0, patch_size=512)              # doctest: +SKIP
 >>> manifest = build_dataset([PairFolder(...)], "out/", params)   # doctest: +SKIP
@@ -26,6 +28,8 @@ from napari_histoseg.training.sources import IGNORE_LABEL, SourceImage
 #: HI-Net §4.2 keeps patches whose tumour fraction lies in this range.
 PAPER_TUMOUR_FRACTION = (0.05, 0.995)
 STAIN_METHODS = ("reinhard", "none")
+#: Val and test images up to this side (px, after resampling) are one patch each.
+WHOLE_HELD_OUT_SIDE = 2048
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,7 @@ def cut_patches(item: SourceImage, split: str, params: BuildParams):
     if params.stain == "reinhard" and stats is not None:
         image = normalise(image, stats)
     low, high = params.tumour_fraction
-    for y, x, h, w in patch_boxes(image.shape[:2], params.patch_size, params.stride):
+    for y, x, h, w in _boxes(image.shape[:2], split, params):
         tumour = tumour_fraction(mask[y:y + h, x:x + w])
         tissue_share = float(tissue[y:y + h, x:x + w].mean())
         if not (low <= tumour <= high) or (tissue_share < params.min_tissue and tumour == 0):
@@ -137,6 +141,13 @@ def cut_patches(item: SourceImage, split: str, params: BuildParams):
                            f"masks/{patch_id}.png", (y, x), (h, w), tumour, tissue_share, item.weight,
                            stats.to_dict() if stats is not None else None)
         yield entry, image[y:y + h, x:x + w], mask[y:y + h, x:x + w]
+
+
+def _boxes(shape: tuple[int, int], split: str, params: BuildParams) -> list[tuple[int, int, int, int]]:
+    """Training patches, or the whole image for a held-out one that is not too large."""
+    if split != "train" and max(shape) <= WHOLE_HELD_OUT_SIDE:
+        return [(0, 0, shape[0], shape[1])]
+    return patch_boxes(shape, params.patch_size, params.stride)
 
 
 def tumour_fraction(mask: np.ndarray) -> float:

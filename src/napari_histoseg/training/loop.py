@@ -24,7 +24,7 @@ import numpy as np
 from napari_histoseg.training.metrics import Scores, confusion_matrix, scores
 from napari_histoseg.training.sources import IGNORE_LABEL
 
-LOSSES = ("ce", "fusion")
+LOSSES = ("ce", "ce_dice", "fusion")
 SCHEDULES = ("cosine", "constant")
 #: How the best epoch is chosen: pooled validation MIoU, or the mean over validation sources
 #: of their Dice on the non-background classes (each source counts alike, however large).
@@ -155,10 +155,12 @@ class Trainer:
                           pin_memory=self.device.type == "cuda")
 
     def _loss(self, logits, targets):
-        from napari_histoseg.training.losses import cross_entropy, fusion_loss
+        from napari_histoseg.training.losses import ce_dice_loss, cross_entropy, fusion_loss
 
         if self.config.loss == "fusion":
             return fusion_loss(logits, targets).total
+        if self.config.loss == "ce_dice":
+            return ce_dice_loss(logits, targets, ignore_index=IGNORE_LABEL)
         return cross_entropy(logits, targets, ignore_index=IGNORE_LABEL)
 
     def state_tensors(self) -> dict:

@@ -4,7 +4,8 @@ Fusion paper §III-D:
     L_seg  = (0.5 Dice_aim + 0.5 CE_aim) + 0.5 CE_high          (Eq. 7)
     L_edge = 0.5 CE_sem + 0.5 Dice_edge                          (Eq. 8)
     L      = L_seg + gamma L_edge, gamma = 0.5                   (Eq. 9, §IV-B)
-HI-Net is trained with cross-entropy alone (HI-Net §4.1).
+HI-Net is trained with cross-entropy alone (HI-Net §4.1); ``ce_dice_loss`` is the fusion
+paper's segmentation term (0.5 Dice + 0.5 CE) for any segmentation network.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0,
     return 1 - dice.mean()
 
 
+def ce_dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = 255) -> torch.Tensor:
+    """0.5 soft Dice + 0.5 cross-entropy (fusion paper Eq. 7, first term); shapes as ``cross_entropy``."""
+    return (0.5 * soft_dice_loss(logits, target, ignore_index=ignore_index)
+            + 0.5 * cross_entropy(logits, target, ignore_index=ignore_index))
+
+
 @dataclass(frozen=True)
 class FusionLoss:
     """The fusion paper's loss terms for one batch; ``total`` is what to backpropagate."""
@@ -70,7 +77,7 @@ def fusion_loss(seg_logits: torch.Tensor, seg_target: torch.Tensor,
     a binary (B, H, W) edge map. A term whose logits are None (no 40x crop, no
     CK5/6 input) is left out; its target must then be None too.
     """
-    seg = 0.5 * soft_dice_loss(seg_logits, seg_target) + 0.5 * cross_entropy(seg_logits, seg_target)
+    seg = ce_dice_loss(seg_logits, seg_target)
     seg = seg + 0.5 * _optional(cross_entropy, high_logits, high_target, "high", seg)
     edge = (0.5 * _optional(cross_entropy, semantic_logits, semantic_target, "semantic", seg)
             + 0.5 * _optional(soft_dice_loss, edge_logits, edge_target, "edge", seg))
