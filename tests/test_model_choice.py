@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_histoseg.inference.model_choice import applicability_warnings, default_model, is_synthetic
+from napari_histoseg.inference.model_choice import (applicability_warnings, default_model, incumbent_model,
+                                                   is_synthetic)
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.models.catalog import BUNDLED_CHECKPOINT, REAL_TISSUE_CHECKPOINT
 from napari_histoseg.stain import StainStats
@@ -20,6 +21,17 @@ def test_synthetic_slides_get_the_synthetic_model_and_others_the_real_one(tmp_pa
     assert is_synthetic(synthetic) and not is_synthetic(plain)
     assert default_model(synthetic) == BUNDLED_CHECKPOINT
     assert default_model(plain) == REAL_TISSUE_CHECKPOINT
+
+
+def test_a_retrained_model_is_compared_with_what_the_slide_would_run(tmp_path, pyramid_tiff):
+    from napari_histoseg.models.library import ModelLibrary
+
+    library = ModelLibrary(tmp_path / "library")
+    assert incumbent_model(pyramid_tiff, library) == REAL_TISSUE_CHECKPOINT
+    assert incumbent_model(None, library) == REAL_TISSUE_CHECKPOINT
+    adopted = library.add(BUNDLED_CHECKPOINT, name="mine")
+    library.adopt(adopted.name)
+    assert incumbent_model(None, library) == incumbent_model(pyramid_tiff, library) == adopted.path
 
 
 def test_warnings_name_a_coarse_slide_and_foreign_stains():

@@ -191,17 +191,17 @@ class RetrainWidget(QWidget):
     def _compare(self, checkpoint: Path) -> None:
         from napari.qt.threading import create_worker
 
-        from napari_histoseg.models.catalog import default_checkpoint
-
-        request = self.request()
-        old = request.base or default_checkpoint(ROLE, self.library)
+        layer = slide_layer_of(self.viewer)
+        slide_path = layer.metadata["slide_path"] if layer is not None else None
         self.worker = create_worker(
-            _keep_and_compare, self.library, checkpoint, self.run.name, old, self.run.dataset,
+            _keep_and_compare, self.library, checkpoint, self.run.name, self.request().base,
+            slide_path, self.run.dataset,
             _connect={"returned": self._show_comparison, "errored": self._comparison_failed})
-        self.models_label.setText(f"Old: {old.stem if old else 'none'}\nNew: {self.run.name}")
+        self.models_label.setText(f"New: {self.run.name}")
 
-    def _show_comparison(self, result: tuple[LibraryEntry, Comparison]) -> None:
-        self.new_entry, self.comparison = result
+    def _show_comparison(self, result: tuple[LibraryEntry, Path, Comparison]) -> None:
+        self.new_entry, old, self.comparison = result
+        self.models_label.setText(f"Old: {old.stem}\nNew: {self.run.name}")
         rows = self.comparison.rows()
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
@@ -263,13 +263,16 @@ class RetrainWidget(QWidget):
         self.status.setStyleSheet(ERROR_STYLE if error else "")
 
 
-def _keep_and_compare(library: ModelLibrary, checkpoint: Path, name: str, old: Path | None,
-                      dataset: Path) -> tuple[LibraryEntry, Comparison]:
-    """Worker thread: add the new checkpoint to the library, then score old and new."""
+def _keep_and_compare(library: ModelLibrary, checkpoint: Path, name: str, base: Path | None,
+                      slide_path: str | None, dataset: Path) -> tuple[LibraryEntry, Path, Comparison]:
+    """Worker thread: add the new checkpoint to the library, then score it against the old
+    model: the base it was tuned from, else the model the open slide runs by default."""
+    from napari_histoseg.inference.model_choice import incumbent_model
     from napari_histoseg.training.compare import compare_models
 
+    old = base or incumbent_model(slide_path, library)
     entry = library.add(checkpoint, name=name)
-    return entry, compare_models(entry.path, old, dataset)
+    return entry, old, compare_models(entry.path, old, dataset)
 
 
 def _theme(viewer) -> dict[str, str]:

@@ -39,6 +39,20 @@ def default_model(slide, library=None) -> Path:
     return BUNDLED_CHECKPOINT if is_synthetic(slide) else REAL_TISSUE_CHECKPOINT
 
 
+def incumbent_model(slide_path: str | Path | None, library=None) -> Path:
+    """The model a retrained one must beat: ``default_model`` of the slide at ``slide_path``,
+    or, with no slide, the adopted model, else the real-tissue starter model."""
+    from napari_histoseg.io.slide import open_slide
+    from napari_histoseg.models.catalog import REAL_TISSUE_CHECKPOINT
+    from napari_histoseg.models.library import ModelLibrary
+
+    library = library or ModelLibrary()
+    if slide_path is not None:
+        return default_model(open_slide(slide_path), library)
+    adopted = library.active("hinet")
+    return adopted.path if adopted is not None else REAL_TISSUE_CHECKPOINT
+
+
 def applicability_warnings(slide_mpp: float | None, input_mpp: float | None,
                            slide_stain: StainStats | None, card: dict) -> list[str]:
     """Plain sentences for each way the slide lies outside the model's training data."""

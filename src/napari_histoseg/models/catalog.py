@@ -56,14 +56,6 @@ def find_checkpoints(folders: list[Path], library: ModelLibrary | None = None) -
     return sorted(marked, key=lambda e: not e.active)
 
 
-def default_checkpoint(role: str = "hinet", library: ModelLibrary | None = None) -> Path | None:
-    """The model used when none is chosen: the library's adopted one, else the bundled HI-Net."""
-    active = (library or ModelLibrary()).active(role)
-    if active is not None:
-        return active.path
-    return BUNDLED_CHECKPOINT if role == "hinet" and BUNDLED_CHECKPOINT.is_file() else None
-
-
 def _describe(folders: list[Path]) -> list[CheckpointEntry]:
     from napari_histoseg.models.registry import CheckpointError, read_config
 
