@@ -29,13 +29,24 @@ $(VENV)/.installed: pyproject.toml
 
 # The fast tests against the minimum versions pyproject.toml allows (.ci/floor_constraints.py
 # pins each dependency to its floor). PYTHON should be the oldest Python supported (3.11).
-FLOOR_TORCH_SPEC ?= torch==2.1.0 --index-url https://download.pytorch.org/whl/cpu
+# The installs use uv, not pip: with ~30 exact pins pip backtracks through the unpinned
+# transitive dependencies and stops with "resolution-too-deep", while uv's resolver settles
+# them in seconds (or names the conflict). The floors are given as exact pins (==floor)
+# rather than uv's --resolution lowest-direct, so a floor that cannot be installed (no wheel
+# for PYTHON) fails loudly instead of the run quietly testing the next version up.
+# torch is installed first, by pip as in `make setup` (pip's configuration is what finds the
+# CPU wheel of FLOOR_TORCH_SPEC where the machine provides one), and is left out of the pins;
+# uv then keeps it. A GPU user can pick a CUDA build, e.g.
+#   make test-floors FLOOR_TORCH_SPEC="torch==2.3.0 --index-url https://download.pytorch.org/whl/cu121"
+FLOOR_TORCH_SPEC ?= torch==2.13.0
+UV_SPEC ?= uv==0.13.8
+FLOOR_UV := .venv-floors/bin/uv pip install -q --python .venv-floors/bin/python
 test-floors: system-deps
-	$(PYTHON) -m venv .venv-floors
-	.venv-floors/bin/python -m pip install -q --upgrade pip
+	$(PYTHON) -m venv --clear .venv-floors
+	.venv-floors/bin/python -m pip install -q "$(UV_SPEC)"
 	.venv-floors/bin/python -m pip install -q $(FLOOR_TORCH_SPEC)
 	$(PYTHON) .ci/floor_constraints.py --extras dev,distributed > .venv-floors/floors.txt
-	.venv-floors/bin/python -m pip install -q -c .venv-floors/floors.txt -e ".[dev,distributed]"
+	$(FLOOR_UV) -c .venv-floors/floors.txt -e ".[dev,distributed]"
 	.venv-floors/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # napari needs an X display with OpenGL: Xvfb and Mesa, plus two xcb libraries

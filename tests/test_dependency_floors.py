@@ -26,7 +26,10 @@ NEEDS = {
     "zarr": ("3.1.6", "Array.with_config (results skip the empty-chunk check); atomic chunk files "
                       "since 3.1.3"),
     "tifffile": ("2025.5.21", "its zarr stores (series.aszarr) speak zarr-python 3"),
-    "numpy": ("1.26", "zarr 3.1 requires it"),
+    "numpy": ("2.0", "zarr 3.1.6 requires it"),
+    "shapely": ("2.0.4", "first wheels that import under numpy 2"),
+    "matplotlib": ("3.8.4", "first wheels that import under numpy 2"),
+    "torch": ("2.3", "first wheels built against numpy 2 (from_numpy in the engine)"),
     "napari": ("0.9", "viewer.scene.camera (the docks' view and zoom); layers take units"),
     "safetensors": ("0.4", "safe_open(...).metadata() for the checkpoint architecture"),
 }
