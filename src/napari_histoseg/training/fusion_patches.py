@@ -23,31 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_histoseg.explain.key_regions import find_key_regions
+from napari_histoseg.inference.detail_crops import DETAIL_WINDOW, detail_box
 from napari_histoseg.training.paired_patches import MIN_TISSUE, TUMOUR_WEIGHT, paired_level_arrays
 from napari_histoseg.training.sources import IGNORE_LABEL
 
-#: Side of the key region (px at the analysis resolution) and the step of its search.
-DETAIL_WINDOW = 32
 #: Half-width (px at the analysis resolution) of the basal ring the edge branch learns.
 EDGE_RING_PX = 2
-
-
-def detail_box(tumour: np.ndarray, window: int = DETAIL_WINDOW,
-               origin: tuple[int, int] = (0, 0)) -> tuple[int, int, int, int]:
-    """(y0, x0, y1, x1) px of the ``window``-side key region of an (h, w) tumour map in [0, 1].
-
-    The best window of ``find_key_regions`` (stride ``window // 4``), shifted by
-    ``origin``; the centred window when the map holds no tumour.
-    """
-    regions = find_key_regions(tumour, window=window, stride=max(window // 4, 1), max_regions=1)
-    h, w = tumour.shape
-    if regions:
-        y0, x0, y1, x1 = (int(round(v)) for v in regions[0].box)
-    else:
-        y0, x0 = max((h - window) // 2, 0), max((w - window) // 2, 0)
-        y1, x1 = min(y0 + window, h), min(x0 + window, w)
-    return y0 + origin[0], x0 + origin[1], y1 + origin[0], x1 + origin[1]
 
 
 def ring_target(labels: np.ndarray, half_width: int = EDGE_RING_PX) -> np.ndarray:
