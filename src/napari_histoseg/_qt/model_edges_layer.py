@@ -1,4 +1,4 @@
-"""The "CK5/6 edges (model)" layer: the fusion network's edge map, beside the classical "CK5/6 edges".
+"""The "CK5/6 edges (model)" layer: the fusion network's edge map, beside the classical "CK5/6 edges (DAB)".
 
 The worker side (``model_edge_steps``) runs ``inference.model_edges`` after a fusion
 run on a registered pair and ends with a ``ModelEdgesReady`` event; the GUI side

@@ -155,7 +155,7 @@ class PairingPanel(QGroupBox):
         if existing is not None:
             existing.data = levels
             return
-        self.viewer.add_image(levels, multiscale=True, name="CK5/6 edges", colormap="green",
+        self.viewer.add_image(levels, multiscale=True, name="CK5/6 edges (DAB)", colormap="green",
                               blending="additive", contrast_limits=(0, 255), scale=pyramid.scale,
                               translate=pyramid.translate, units=("µm", "µm"),
                               metadata={EDGES_OF_KEY: str(he.path)})
