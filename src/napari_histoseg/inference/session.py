@@ -197,18 +197,22 @@ def restrict_to_box(plan: RunPlan, box: Box) -> RunPlan:
 
 
 def start_run(prepared: PreparedRun, viewport=None, cancel: threading.Event | None = None):
-    """The engine's generator for ``prepared``, logging to the workspace's run log; a model
-    trained with detail crops runs through ``DetailPredictor`` (the crops are logged)."""
-    predictor = None
-    if prepared.detail is not None:
-        from napari_histoseg.inference.detail_predictor import DetailPredictor
-
-        crops, params = prepared.detail, prepared.params
-        predictor = DetailPredictor(prepared.model.model, crops, params.device, params.normalisation,
-                                    prepared.plan.store.spec.grid.tile_size, params.batch_size)
-        prepared.workspace.run_log.append({
-            "event": "detail-crops", "window": crops.window, "zoom": crops.zoom,
-            "level": crops.level, "read_size": crops.read_size, "notice": crops.notice})
+    """The engine's generator for ``prepared``, logging to the workspace's run log."""
     return segment(prepared.slide, prepared.model.model, prepared.plan, prepared.params,
                    viewport=viewport, cancel=cancel, run_log=prepared.workspace.run_log,
-                   predictor=predictor)
+                   predictor=segment_predictor(prepared))
+
+
+def segment_predictor(prepared: PreparedRun):
+    """The engine's predictor for ``prepared``: a ``DetailPredictor`` for a model trained with
+    detail crops (the crops are recorded in the run log), else None (the engine's default)."""
+    if prepared.detail is None:
+        return None
+    from napari_histoseg.inference.detail_predictor import DetailPredictor
+
+    crops, params = prepared.detail, prepared.params
+    prepared.workspace.run_log.append({
+        "event": "detail-crops", "window": crops.window, "zoom": crops.zoom,
+        "level": crops.level, "read_size": crops.read_size, "notice": crops.notice})
+    return DetailPredictor(prepared.model.model, crops, params.device, params.normalisation,
+                           prepared.plan.store.spec.grid.tile_size, params.batch_size)
