@@ -16,8 +16,8 @@ from tests._qt.conftest import open_segment_dock, run_to_end
 
 @pytest.fixture
 def paired(tmp_path):
-    """A 1024² synthetic pair at 2 µm/px with its CK5/6 paired in the H&E's workspace."""
-    pair = generate_pair(tmp_path / "pair", SynthConfig(size=(1024, 1024), mpp=2.0, seed=3))
+    """A 768² synthetic pair at 2 µm/px with its CK5/6 paired in the H&E's workspace."""
+    pair = generate_pair(tmp_path / "pair", SynthConfig(size=(768, 768), mpp=2.0, seed=3))
     root = Workspace.open(pair.he_path).root
     save_pairing(root, Pairing(pair.ck56_path, slide_identity(pair.ck56_path),
                                Registration(pair.affine, 1.0, 0.5, 20, 20)))

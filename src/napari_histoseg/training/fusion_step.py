@@ -9,8 +9,9 @@ fusion paper's loss (Eq. 7-9), not only through the final segmentation.
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
-from napari_histoseg.training.losses import fusion_loss
+from napari_histoseg.training.losses import DEFAULT_GAMMA, fusion_loss
 
 
 def fusion_forward(model, inputs: dict, device):
@@ -23,14 +24,18 @@ def fusion_forward(model, inputs: dict, device):
 
 def fusion_batch_loss(model, inputs: dict, targets: dict, device) -> torch.Tensor:
     """L = (0.5 Dice + 0.5 CE) on the segmentation + 0.5 CE on the detail crop
-    + 0.5 (0.5 CE of the CK5/6 semantic map + 0.5 Dice of the edge map against the basal ring)."""
+    + 0.5 (0.5 CE of the CK5/6 semantic map + 0.5 Dice of the edge map against the basal ring),
+    the paper's Eq. 7-9, plus gamma x 0.5 binary cross-entropy on the edge map: with Dice alone
+    the sparse ring target let the edge sigmoid saturate over all tissue."""
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
         out = fusion_forward(model, inputs, device)
-    seg = targets["seg"].to(device, non_blocking=True)
-    return fusion_loss(out.seg.float(), seg,
+    seg, edge = targets["seg"].to(device, non_blocking=True), targets["edge"].to(device)
+    loss = fusion_loss(out.seg.float(), seg,
                        high_logits=out.high.float(), high_target=targets["high"].to(device),
                        semantic_logits=out.semantic.float(), semantic_target=seg,
-                       edge_logits=out.edge.float(), edge_target=targets["edge"].to(device)).total
+                       edge_logits=out.edge.float(), edge_target=edge).total
+    ring_bce = F.binary_cross_entropy_with_logits(out.edge.float()[:, 0], edge.float())
+    return loss + DEFAULT_GAMMA * 0.5 * ring_bce
 
 
 def item_logits(model, image, device) -> torch.Tensor:
