@@ -27,7 +27,7 @@ from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.synthetic import SynthConfig, generate_pair
 from napari_histoseg.io.workspace import Workspace
 from napari_histoseg.models.catalog import FUSION_CHECKPOINT
-from napari_histoseg.pairing import pair_slides
+from napari_histoseg.pairing import load_pairing, pair_slides, save_pairing
 from napari_histoseg.training.metrics import confusion_matrix, scores
 
 
@@ -67,6 +67,8 @@ def main() -> None:
             next(steps)
     except StopIteration as done:
         print(done.value.registration.summary())
+    fused_root = Workspace.open(pair.he_path, workdir / "fused").root
+    save_pairing(Workspace.open(pair.he_path, workdir / "no-detail").root, load_pairing(fused_root))
     fused, fused_s = segment_dice(pair, workdir / "fused", ck56=True)
     plain, plain_s = segment_dice(pair, workdir / "no-detail", ck56=True, detail=False)
     alone, alone_s = segment_dice(pair, workdir / "alone", ck56=False)
