@@ -6,7 +6,8 @@ pairs from ``io.synthetic`` (seeds 201-203 train, 204 validation), at 2 µm/px
 (level 2 of 0.5 µm/px slides), CK5/6 read through each pair's known transform,
 with every term of the fusion loss: the 40x detail crop (0.5 µm/px, level 0, read
 at the key region found on the truth's tumour, ``training.fusion_patches``) and the
-CK5/6 edge sub-branch against the in-situ basal ring. About 20 min on 2 busy CPU cores.
+CK5/6 edge sub-branch against the in-situ basal ring. About 6 min on 2 busy CPU cores
+with OMP_NUM_THREADS=1 (torch's two threads wait on each other when the cores are shared).
 
 Run:  PYTHONPATH=src .venv/bin/python training/fusion_tiny_synthetic.py [--out DIR] [--epochs 8]
 """
@@ -46,7 +47,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/napari_histoseg/models/weights"))
     parser.add_argument("--data", type=Path, default=Path("out/synthetic-pairs"))
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20, help="batches per epoch")
+    parser.add_argument("--steps", type=int, default=25, help="batches per epoch")
     parser.add_argument("--init", type=Path, default=None,
                         help="continue from this checkpoint's weights (a further round of training)")
     parser.add_argument("--learning-rate", type=float, default=4e-3)
