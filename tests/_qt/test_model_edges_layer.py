@@ -11,13 +11,13 @@ from napari_histoseg.io.workspace import Workspace
 from napari_histoseg.models.catalog import FUSION_CHECKPOINT
 from napari_histoseg.pairing import Pairing, save_pairing
 from napari_histoseg.registration import Registration
-from tests._qt.conftest import open_segment_dock, run_to_end
+from tests._qt.conftest import open_segment_dock
 
 
 @pytest.fixture
 def paired(tmp_path):
-    """A 768² synthetic pair at 2 µm/px with its CK5/6 paired in the H&E's workspace."""
-    pair = generate_pair(tmp_path / "pair", SynthConfig(size=(768, 768), mpp=2.0, seed=3))
+    """A 512² synthetic pair at 2 µm/px with its CK5/6 paired in the H&E's workspace."""
+    pair = generate_pair(tmp_path / "pair", SynthConfig(size=(512, 512), mpp=2.0, seed=3))
     root = Workspace.open(pair.he_path).root
     save_pairing(root, Pairing(pair.ck56_path, slide_identity(pair.ck56_path),
                                Registration(pair.affine, 1.0, 0.5, 20, 20)))
@@ -29,7 +29,8 @@ def test_fusion_run_adds_the_model_edge_layer_once(make_napari_viewer, qtbot, pa
     pair, root = paired
     viewer, dock = open_segment_dock(make_napari_viewer, pair.he_path, FUSION_CHECKPOINT)
     dock.start()
-    summary = run_to_end(qtbot, dock)
+    qtbot.waitUntil(dock.segment_button.isEnabled, timeout=300_000)   # segment, then the edge map
+    summary = dock.last_summary
     assert summary is not None and not summary.cancelled
     qtbot.waitUntil(lambda: any(layer.name == MODEL_EDGES_LAYER for layer in viewer.layers), timeout=30_000)
     [layer] = [layer for layer in viewer.layers if layer.metadata.get(MODEL_EDGES_OF_KEY)]
