@@ -1,10 +1,12 @@
-"""Make docs/ck56_fusion.png: H&E, registered CK5/6, CK5/6 edges and the fusion network's mask in napari.
+"""Make docs/ck56_fusion.png: H&E, registered CK5/6, both CK5/6 edge maps, the fusion mask and the truth.
 
-A synthetic pair (seed 3; its CK5/6 section rotated and shifted) is opened as a
-user would: the H&E dropped in, the CK5/6 paired from the Slide dock (registered
-in the background, shown through napari's affine), then the Segment dock runs the
-bundled fusion checkpoint on the pair. napari's grid shows the four layers side
-by side in one camera, so the in-situ duct lines up across them.
+A synthetic pair (seed 206, unseen in training; its CK5/6 section rotated and
+shifted) is opened as a user would: the H&E dropped in, the CK5/6 paired from the
+Slide dock (registered in the background, shown through napari's affine, its
+classical DAB edges computed), then the Segment dock runs the bundled fusion
+checkpoint on the pair (with its 40x detail crops) and adds the network's own edge
+map. napari's grid shows the six layers side by side in one camera, so the in-situ
+ducts line up across them; the last panel is the generator's truth, for comparison.
 
 Run:  xvfb-run -a .venv/bin/python docs/make_ck56_figure.py
 """
@@ -19,6 +21,7 @@ import napari
 import numpy as np
 from qtpy.QtWidgets import QApplication
 
+from napari_histoseg._qt.model_edges_layer import MODEL_EDGES_LAYER
 from napari_histoseg._qt.segment_widget import SegmentWidget
 from napari_histoseg._qt.slide_widget import SlideWidget
 from napari_histoseg.io.labels import open_label_pyramid
@@ -36,6 +39,15 @@ def wait_until(condition, timeout_s: float = 900.0) -> None:
         time.sleep(0.05)
         if time.perf_counter() - start > timeout_s:
             raise TimeoutError("the dock did not finish in time")
+
+
+def add_truth(viewer, pair) -> None:
+    """The generator's labels as a Labels pyramid, coloured like the fusion mask."""
+    levels = [np.asarray(level) for level in open_label_pyramid(pair.labels_path)]
+    mask = viewer.layers["Tumour mask"]
+    truth = viewer.add_labels(levels, multiscale=True, name="Truth (synthetic)",
+                              scale=(CONFIG.mpp, CONFIG.mpp), units=("µm", "µm"))
+    truth.colormap = mask.colormap
 
 
 def main() -> None:
@@ -57,17 +69,23 @@ def main() -> None:
     segment_dock.segment_button.click()
     wait_until(lambda: segment_dock.segment_button.isEnabled() and segment_dock.last_summary is not None)
     print(segment_dock.status.text())
+    wait_until(lambda: MODEL_EDGES_LAYER in [layer.name for layer in viewer.layers])
+    add_truth(viewer, pair)
+    order = ("he.tif", "CK5/6: ck56.tif", "CK5/6 edges (DAB)", MODEL_EDGES_LAYER, "Tumour mask",
+             "Truth (synthetic)")
+    for index, name in enumerate(order):
+        viewer.layers.move(viewer.layers.index(name), index)
     for layer in viewer.layers:
         layer.opacity = 1.0
         if layer._type_string == "labels":
             layer.opacity = 0.9
     viewer.grid.enabled = True
-    viewer.grid.shape = (2, 2)
+    viewer.grid.shape = (2, 3)
     viewer.grid.stride = 1
     labels = np.asarray(open_label_pyramid(pair.labels_path)[2])
     centre = np.argwhere(labels == 1).mean(0) * 4 * CONFIG.mpp       # µm, level 2 = 2 µm/px
     viewer.camera.center = tuple(centre)
-    viewer.camera.zoom = 0.9
+    viewer.camera.zoom = 0.75
     QApplication.processEvents()
     time.sleep(2.0)
     QApplication.processEvents()

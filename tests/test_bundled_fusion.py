@@ -22,6 +22,8 @@ def test_bundled_fusion_checkpoint_describes_itself():
     assert config.architecture == "edge_fusion"
     assert config.class_names == ("background", "carcinoma in situ", "invasive carcinoma")
     assert FUSION_CHECKPOINT.stat().st_size < 5 * 2**20
+    detail = config.card["detail_crops"]                      # trained with 40x detail crops
+    assert (detail["window"], detail["zoom"]) == (32, 4)
 
 
 @pytest.mark.slow
@@ -36,6 +38,8 @@ def test_bundled_fusion_dice_on_an_unseen_pair(tmp_path):
     assert prepared.model.name == FUSION_CHECKPOINT.name              # --ck56 picks the fusion model
     for _ in start_run(prepared):
         pass
+    [crops] = [r for r in prepared.workspace.run_log.records() if r["event"] == "detail-crops"]
+    assert (crops["zoom"], crops["level"], crops["notice"]) == (4, 0, "")    # 0.5 µm/px, level 0
     store = prepared.plan.store
     mask = np.asarray(store.mask_levels()[0])
     mask = np.where(mask == store.NOT_COMPUTED, 0, mask)

@@ -14,6 +14,7 @@ from pathlib import Path
 from qtpy.QtWidgets import (QDoubleSpinBox, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                             QVBoxLayout)
 
+from napari_histoseg._qt.model_edges_layer import show_model_edges
 from napari_histoseg.io.errors import FileError
 from napari_histoseg.io.slide import open_slide
 
@@ -123,6 +124,7 @@ class PairingPanel(QGroupBox):
         self._set_busy(False)
         self._place(pairing, he)
         self._show_edges(he, root)
+        show_model_edges(self.viewer, str(he.path), root)     # from an earlier fusion run, if any
         registration = pairing.registration
         self.status.setText(registration.summary())
         self.status.setStyleSheet("" if registration.ok else POOR_STYLE)
@@ -153,7 +155,7 @@ class PairingPanel(QGroupBox):
         if existing is not None:
             existing.data = levels
             return
-        self.viewer.add_image(levels, multiscale=True, name="CK5/6 edges", colormap="green",
+        self.viewer.add_image(levels, multiscale=True, name="CK5/6 edges (DAB)", colormap="green",
                               blending="additive", contrast_limits=(0, 255), scale=pyramid.scale,
                               translate=pyramid.translate, units=("µm", "µm"),
                               metadata={EDGES_OF_KEY: str(he.path)})

@@ -28,6 +28,7 @@ from napari_histoseg._qt.background import (Planned, batch_events, display_view,
 from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
                                        slide_layer_of, viewport_box)
 from napari_histoseg._qt.legend import ClassLegend
+from napari_histoseg._qt.model_edges_layer import ModelEdgesReady, model_edge_steps, show_model_edges
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
@@ -250,7 +251,10 @@ class SegmentWidget(QWidget):
         yield Planned(prepared, view, build_result_layers(view, key), done, warnings)
         self._layers_shown.wait(timeout=10)  # napari adds layers faster with the CPU to itself
         run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
-        return (yield from batch_events(run, view))
+        summary = yield from batch_events(run, view)
+        if not summary.cancelled:
+            yield from model_edge_steps(prepared, self._cancel)
+        return summary
 
     def cancel(self) -> None:
         """Stop after the current batch; finished tiles are kept for a later resume."""
@@ -285,6 +289,8 @@ class SegmentWidget(QWidget):
             self._refresh_layers()
         elif isinstance(event, BatchSizeReduced):
             self._say(event.message)
+        elif isinstance(event, ModelEdgesReady):
+            show_model_edges(self.viewer, event.slide_path, event.root)
 
     def _on_planned(self, planned: Planned) -> None:
         prepared, done, warnings = planned.prepared, planned.done, planned.warnings

@@ -32,7 +32,8 @@ from napari_histoseg.inference.engine import segment
 from napari_histoseg.inference.events import RunSummary
 from napari_histoseg.inference.plan import RunPlan
 from napari_histoseg.inference.session import (PreparedRun, ResolvedModel, SegmentRequest,
-                                               prepare_run, resolve_model, restrict_to_box)
+                                               prepare_run, resolve_model, restrict_to_box,
+                                               segment_predictor)
 from napari_histoseg.inference.model_choice import default_model
 from napari_histoseg.io.slide import open_slide
 from napari_histoseg.io.workspace import Workspace, WorkspaceError
@@ -147,7 +148,7 @@ def run_explain(prepared: PreparedExplain, viewport=None, cancel: threading.Even
     log = run.workspace.run_log
     yield Phase("segment", len(run.plan.tiles))
     seg = yield from segment(run.slide, run.model.model, run.plan, params, viewport=viewport,
-                             cancel=cancel, run_log=log)
+                             cancel=cancel, run_log=log, predictor=segment_predictor(run))
     if seg.cancelled:
         return ExplainSummary(seg, None, [], [], cancelled=True)
     settings = prepared.settings

@@ -122,7 +122,7 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
             if cancel is not None and cancel.is_set():
                 state.cancelled = True
                 break
-            probabilities, reductions = predictor.predict(pixels)
+            probabilities, reductions = predictor.predict(pixels, indices)
             for reduced in reductions:
                 prefetcher.batch_size = reduced.batch_size
                 yield reduced

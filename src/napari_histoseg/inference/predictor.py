@@ -45,16 +45,19 @@ class Predictor:
         self._mean = torch.tensor(norm["mean"], dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
         self._std = torch.tensor(norm["std"], dtype=torch.float32).view(1, 3, 1, 1).to(self.device)
 
-    def predict(self, pixels: np.ndarray) -> tuple[np.ndarray, list[BatchSizeReduced]]:
+    def predict(self, pixels: np.ndarray, indices: np.ndarray | None = None
+                ) -> tuple[np.ndarray, list[BatchSizeReduced]]:
         """(B, R, R, 3) uint8 -> ((B, C, tile_size, tile_size) uint8 probability x 255,
-        OOM notices)."""
+        OOM notices). ``indices`` (B,) are the tiles' flat grid indices, for predictors
+        that read more of the slide around a tile (the fusion network's detail crops)."""
         start = time.perf_counter()
         reductions: list[BatchSizeReduced] = []
         parts, position = [], 0
         while position < len(pixels):
             chunk = pixels[position:position + self.batch_size]
             try:
-                parts.append(self._forward(chunk))
+                parts.append(self._forward(
+                    chunk, None if indices is None else indices[position:position + len(chunk)]))
                 position += len(chunk)
             except RuntimeError as err:
                 if not _is_out_of_memory(err):
@@ -78,11 +81,12 @@ class Predictor:
             f"{self.device} ran out of memory with {previous} tiles per batch; "
             f"retrying with {self.batch_size}"))
 
-    def _forward(self, pixels: np.ndarray) -> np.ndarray:
+    def _forward(self, pixels: np.ndarray, indices: np.ndarray | None = None) -> np.ndarray:
         return self._infer(self._prepare(pixels))
 
-    def _prepare(self, pixels: np.ndarray):
-        """(B, R, R, 3) uint8 -> (B, 3, tile_size, tile_size) normalised float on the device."""
+    def _prepare(self, pixels: np.ndarray, size: int | None = None):
+        """(B, R, R, 3) uint8 -> (B, 3, size, size) normalised float on the device
+        (``size``: ``tile_size`` by default)."""
         import torch
         import torch.nn.functional as F
 
@@ -92,17 +96,23 @@ class Predictor:
         x = tensor.to(self.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
         repeat = x.shape[1] // 3            # a registered pair: H&E RGB then CK5/6 RGB
         x = (x - self._mean.repeat(1, repeat, 1, 1)) / self._std.repeat(1, repeat, 1, 1)
-        if x.shape[-1] != self.tile_size:
-            x = F.interpolate(x, size=(self.tile_size,) * 2, mode="bilinear",
-                              antialias=x.shape[-1] > self.tile_size, align_corners=False)
+        size = size or self.tile_size
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size,) * 2, mode="bilinear",
+                              antialias=x.shape[-1] > size, align_corners=False)
         return prepare_batch(x, self.device)
 
     def _infer(self, x) -> np.ndarray:
         """Normalised batch -> (B, C, tile_size, tile_size) uint8 softmax x 255 on the CPU."""
-        import torch
-
         with inference_context(self.device):
             logits = self.model.predict_logits(x)
+        return self._probabilities(logits)
+
+    def _probabilities(self, logits) -> np.ndarray:
+        """(B, C, H, W) logits -> (B, C, H, W) uint8 softmax x 255 on the CPU; ModelRunError
+        when any is NaN or infinite."""
+        import torch
+
         if not bool(torch.isfinite(logits).all()):
             bad = int((~torch.isfinite(logits)).flatten(1).any(1).sum())
             raise ModelRunError(

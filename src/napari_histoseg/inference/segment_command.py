@@ -76,11 +76,30 @@ def run_segment(args: argparse.Namespace) -> int:
           f"in {summary.elapsed_s:.1f} s on {summary.device}; results in {workspace.root}")
     if summary.skipped_note:
         print(summary.skipped_note, file=sys.stderr)
+    if not summary.cancelled:
+        _model_edges(prepared)
     if args.export_ome:
         from napari_histoseg.io.export import export_mask_ome_tiff
 
         print(f"mask written to {export_mask_ome_tiff(plan.store, args.export_ome)}")
     return 0
+
+
+def _model_edges(prepared) -> None:
+    """After a fusion run on a pair: the network's CK5/6 edge map into the workspace."""
+    from tqdm import tqdm
+
+    from napari_histoseg.inference.model_edges import prepared_model_edges
+
+    steps = prepared_model_edges(prepared)
+    if steps is None:
+        return
+    with tqdm(total=100, unit="%", desc="CK5/6 edges (model)") as bar:
+        try:
+            while True:
+                bar.update(int(next(steps) * 100) - bar.n)
+        except StopIteration as done:
+            print(f"model edge map written to {done.value.path}")
 
 
 def _drive(run, bar, progress_type, reduced_type):

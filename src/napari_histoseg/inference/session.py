@@ -79,6 +79,7 @@ class PreparedRun:
     workspace: Workspace
     plan: RunPlan
     params: SegmentParams
+    detail: object = None        # inference.detail_crops.DetailCrops when the model uses them
 
 
 def resolve_model(spec: str, warn=print) -> ResolvedModel:
@@ -146,7 +147,18 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     params = SegmentParams(batch_size=request.batch_size, device=request.device,
                            normalisation=resolved.normalisation, colour_lut=lut,
                            publish_s=request.publish_s)
-    return PreparedRun(slide, resolved, workspace, plan, params)
+    detail = detail_crops_for(slide, resolved, plan, lut)
+    if detail is not None and detail.notice:
+        warn(f"WARNING: {detail.notice}")
+    return PreparedRun(slide, resolved, workspace, plan, params, detail)
+
+
+def detail_crops_for(slide, resolved: ResolvedModel, plan: RunPlan, lut):
+    """``DetailCrops`` for a checkpoint trained with 40x detail crops (its card says so), else None."""
+    from napari_histoseg.inference.detail_crops import DetailCrops, DetailSpec
+
+    spec = DetailSpec.from_card(resolved.card)
+    return None if spec is None else DetailCrops(slide, plan.store.spec.grid, spec, lut)
 
 
 def paired_input(slide, workspace_root, resolved: ResolvedModel, warn):
@@ -187,4 +199,20 @@ def restrict_to_box(plan: RunPlan, box: Box) -> RunPlan:
 def start_run(prepared: PreparedRun, viewport=None, cancel: threading.Event | None = None):
     """The engine's generator for ``prepared``, logging to the workspace's run log."""
     return segment(prepared.slide, prepared.model.model, prepared.plan, prepared.params,
-                   viewport=viewport, cancel=cancel, run_log=prepared.workspace.run_log)
+                   viewport=viewport, cancel=cancel, run_log=prepared.workspace.run_log,
+                   predictor=segment_predictor(prepared))
+
+
+def segment_predictor(prepared: PreparedRun):
+    """The engine's predictor for ``prepared``: a ``DetailPredictor`` for a model trained with
+    detail crops (the crops are recorded in the run log), else None (the engine's default)."""
+    if prepared.detail is None:
+        return None
+    from napari_histoseg.inference.detail_predictor import DetailPredictor
+
+    crops, params = prepared.detail, prepared.params
+    prepared.workspace.run_log.append({
+        "event": "detail-crops", "window": crops.window, "zoom": crops.zoom,
+        "level": crops.level, "read_size": crops.read_size, "notice": crops.notice})
+    return DetailPredictor(prepared.model.model, crops, params.device, params.normalisation,
+                           prepared.plan.store.spec.grid.tile_size, params.batch_size)

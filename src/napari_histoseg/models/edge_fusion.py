@@ -158,6 +158,12 @@ class EdgeFusionNet(nn.Module):
         seg = aim + upsample_to(self.fusion_head(fused), he.shape[-2:])
         return FusionOutput(seg, aim, high, semantic, edge, ck56_used=True)
 
+    def edge_logits(self, ck56: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) normalised CK5/6 -> (B, 1, H, W) logits of the CK5/6 edge sub-branch alone
+        (the H&E branches are not run; ``forward(...).edge`` gives the same map)."""
+        weights = ck56.new_tensor(GRAY_WEIGHTS).view(1, 3, 1, 1)
+        return self.ck56(ck56, (ck56 * weights).sum(dim=1, keepdim=True))[1]
+
     def predict_logits(self, he: torch.Tensor, ck56: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 3, H, W) normalised H&E (and optionally CK5/6) -> (B, num_classes, H, W) logits.
 

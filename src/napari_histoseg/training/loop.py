@@ -129,10 +129,15 @@ class Trainer:
         losses = []
         for images, targets in self._loader():
             self.optimiser.zero_grad(set_to_none=True)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16,
-                                enabled=self.device.type == "cuda"):
-                logits = self.model.predict_logits(images.to(self.device, non_blocking=True))
-            loss = self._loss(logits.float(), targets.to(self.device, non_blocking=True))
+            if isinstance(images, dict):     # fusion patches: detail crop, box and edge target too
+                from napari_histoseg.training.fusion_step import fusion_batch_loss
+
+                loss = fusion_batch_loss(self.model, images, targets, self.device)
+            else:
+                with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                    enabled=self.device.type == "cuda"):
+                    logits = self.model.predict_logits(images.to(self.device, non_blocking=True))
+                loss = self._loss(logits.float(), targets.to(self.device, non_blocking=True))
             loss.backward()
             self.optimiser.step()
             losses.append(loss.detach())
@@ -202,13 +207,16 @@ def evaluate_by_source(model, dataset, device) -> dict[str, np.ndarray]:
     """One confusion matrix per source of ``dataset`` (its ``entries[i].source``, else "all")."""
     import torch
 
+    from napari_histoseg.training.fusion_step import item_logits
+
     model.eval()
     matrices: dict[str, np.ndarray] = {}
     entries = getattr(dataset, "entries", None)
     with torch.inference_mode():
         for index in range(len(dataset)):
             image, target = dataset[index]
-            logits = model.predict_logits(image[None].to(device))
+            logits = item_logits(model, image, device)
+            target = target["seg"] if isinstance(target, dict) else target
             prediction = logits.argmax(1)[0].cpu().numpy()
             matrix = confusion_matrix(target.numpy(), prediction, logits.shape[1], IGNORE_LABEL)
             source = entries[index].source if entries is not None else "all"
