@@ -174,3 +174,34 @@ def test_visible_region_only_segments_fewer_tiles(qtbot, make_napari_viewer, pyr
     dock.start()
     summary = run_to_end(qtbot, dock)
     assert 0 < summary.tiles_planned < 24  # the whole slide has 24 tissue tiles at this grid
+
+
+def test_adding_the_result_layers_reads_no_result_chunk_on_the_gui_thread(qtbot, dock,
+                                                                           monkeypatch):
+    """The worker reads what the new layers' first draw shows (ResultView.warm_box)."""
+    import threading
+
+    from napari_histoseg.io.display_cache import CachedLevel
+
+    gui_reads = []
+    real_read = CachedLevel._read_chunk
+
+    def read_chunk(level, key):
+        if threading.current_thread() is threading.main_thread():
+            gui_reads.append(key)
+        return real_read(level, key)
+
+    reads_while_adding = []
+    real_show = segment_widget.show_results
+
+    def show_results(*args):
+        before = len(gui_reads)
+        layers = real_show(*args)
+        reads_while_adding.append(len(gui_reads) - before)
+        return layers
+
+    monkeypatch.setattr(CachedLevel, "_read_chunk", read_chunk)
+    monkeypatch.setattr(segment_widget, "show_results", show_results)
+    dock.start()
+    run_to_end(qtbot, dock)
+    assert reads_while_adding == [0]
