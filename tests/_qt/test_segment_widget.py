@@ -14,7 +14,7 @@ from napari_histoseg.models.registry import ModelConfig, create_model, save_chec
 from tests._qt.conftest import RUN_TIMEOUT_MS, run_to_end
 
 #: Longest tolerated GUI stall (see test_event_loop_keeps_turning_during_a_run).
-STALL_LIMIT_S = 0.6
+STALL_LIMIT_S = 0.5
 
 
 def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
@@ -35,9 +35,9 @@ def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
 def test_event_loop_keeps_turning_during_a_run(qtbot, dock):
     """Two runs, the first creating the result layers; pressing Segment counts too.
 
-    benchmarks/gui_stall.py measured 37-164 ms at load average 1 and 130-640 ms at load 7-11
-    on the 2-core development machine, the long gaps then being the GUI thread blocked
-    on the GIL; this test saw 246 ms at load 5-8. The limit leaves room for a slow CI runner.
+    benchmarks/gui_stall.py: 103-240 ms at load average 1 on the 2-core development machine
+    (median 114 ms); this test saw 246 ms at load 5-8. The limit leaves room for a slow
+    2-core CI runner; at load 7-11 the benchmark's gaps reach 640 ms (GIL), over it.
     """
     qtbot.wait(1000)  # the viewer's own start-up (first draw, model listing) is not a run
     ticks: list[float] = []
