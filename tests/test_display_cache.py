@@ -145,3 +145,18 @@ def test_a_tile_also_refreshes_its_halo_where_its_blend_reached_the_neighbours()
     store.masks[0][0:40, 0:40] = 1  # core (0, 0)-(32, 32) grid px plus its 8 px halo
     view.update([((0, 0), (64, 64))])  # the core, in level-0 slide px (downsample 2)
     assert (view.mask_levels[0][0:40, 0:40] == 1).all()
+
+
+def test_warm_box_reads_what_a_first_draw_reads_and_not_the_finer_levels():
+    from napari_histoseg.io.display_cache import ResultView
+
+    store = TinyStore(shapes=((128, 192), (64, 96), (32, 48)))
+    view = ResultView(store, show_probability=True)
+    # on screen: slide px (0, 0)-(128, 128); level 0 would be 64², level 1 32², level 2 16²
+    view.warm_box(((0, 0), (128, 128)), max_px=32 * 32)
+    for pyramid in (view.mask_levels, view.probability_levels):
+        assert pyramid[0].cached_chunks() == []  # finer than the screen: napari reads it later
+        assert pyramid[1].cached_chunks() == [(0, 0)]
+        assert sorted(pyramid[2].cached_chunks()) == [(0, 0), (0, 1)]  # all: the thumbnail
+    store.masks[1][0:4, 0:4] = 9  # from now on a read would see 9
+    assert (view.mask_levels[1][0:32, 0:32] == 0).all()  # served from what was warmed

@@ -14,7 +14,7 @@ from napari_histoseg.models.registry import ModelConfig, create_model, save_chec
 from tests._qt.conftest import RUN_TIMEOUT_MS, run_to_end
 
 #: Longest tolerated GUI stall (see test_event_loop_keeps_turning_during_a_run).
-STALL_LIMIT_S = 0.6
+STALL_LIMIT_S = 0.5
 
 
 def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
@@ -35,8 +35,9 @@ def test_segment_fills_a_multiscale_mask_in_microns(qtbot, dock):
 def test_event_loop_keeps_turning_during_a_run(qtbot, dock):
     """Two runs, the first creating the result layers; pressing Segment counts too.
 
-    benchmarks/gui_stall.py measures 60-200 ms on the 2-core development machine
-    under load; the limit leaves room for a slow 2-core CI runner.
+    benchmarks/gui_stall.py: 103-240 ms at load average 1 on the 2-core development machine
+    (median 114 ms); this test saw 246 ms at load 5-8. The limit leaves room for a slow
+    2-core CI runner; at load 7-11 the benchmark's gaps reach 640 ms (GIL), over it.
     """
     qtbot.wait(1000)  # the viewer's own start-up (first draw, model listing) is not a run
     ticks: list[float] = []
@@ -174,3 +175,34 @@ def test_visible_region_only_segments_fewer_tiles(qtbot, make_napari_viewer, pyr
     dock.start()
     summary = run_to_end(qtbot, dock)
     assert 0 < summary.tiles_planned < 24  # the whole slide has 24 tissue tiles at this grid
+
+
+def test_adding_the_result_layers_reads_no_result_chunk_on_the_gui_thread(qtbot, dock,
+                                                                           monkeypatch):
+    """The worker reads what the new layers' first draw shows (ResultView.warm_box)."""
+    import threading
+
+    from napari_histoseg.io.display_cache import CachedLevel
+
+    gui_reads = []
+    real_read = CachedLevel._read_chunk
+
+    def read_chunk(level, key):
+        if threading.current_thread() is threading.main_thread():
+            gui_reads.append(key)
+        return real_read(level, key)
+
+    reads_while_adding = []
+    real_show = segment_widget.show_results
+
+    def show_results(*args):
+        before = len(gui_reads)
+        layers = real_show(*args)
+        reads_while_adding.append(len(gui_reads) - before)
+        return layers
+
+    monkeypatch.setattr(CachedLevel, "_read_chunk", read_chunk)
+    monkeypatch.setattr(segment_widget, "show_results", show_results)
+    dock.start()
+    run_to_end(qtbot, dock)
+    assert reads_while_adding == [0]

@@ -37,6 +37,13 @@ def viewport_box(layer) -> tuple[tuple[float, float], tuple[float, float]]:
     return ((top, left), (bottom - top, right - left))
 
 
+def displayed_px(layer) -> int:
+    """Pixels of ``layer``'s displayed level that are on screen (about the canvas's, or fewer)."""
+    corners = np.asarray(layer.corner_pixels, dtype=float)[:, :2]
+    height, width = corners[1] - corners[0] + 1
+    return int(max(height, 0) * max(width, 0))
+
+
 def place_slide_layer(viewer, layer, slide_mpp: tuple[float, float]) -> bool:
     """Give a slide layer without µm (its file states none) the run's µm/px; True if changed."""
     if layer.metadata.get("mpp") is not None:

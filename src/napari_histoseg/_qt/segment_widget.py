@@ -18,18 +18,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QTimer
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-                            QHBoxLayout, QLabel, QProgressBar, QPushButton, QSpinBox,
-                            QVBoxLayout, QWidget)
+                            QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from napari_histoseg._qt.background import (Planned, batch_events, display_view,
                                            yield_cpu_to_the_gui)
-from napari_histoseg._qt.layers import (build_result_layers, place_slide_layer, show_results,
-                                       slide_layer_of, viewport_box)
+from napari_histoseg._qt.layers import (build_result_layers, displayed_px, place_slide_layer,
+                                       show_results, slide_layer_of, viewport_box)
 from napari_histoseg._qt.legend import ClassLegend
 from napari_histoseg._qt.model_edges_layer import ModelEdgesReady, model_edge_steps, show_model_edges
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
+from napari_histoseg._qt.progress_bar import DeferredProgressBar
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
 from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
@@ -55,6 +55,7 @@ class SegmentWidget(QWidget):
         self._cancel = threading.Event()
         self._layers_shown = threading.Event()
         self._viewport = None
+        self._screen_px = 0  # pixels of the slide's displayed level on screen
         self._last_refresh = 0.0
         self._result_layers: list = []
         self._views: dict[str, ResultView] = {}  # per slide path, the last run's display cache
@@ -107,7 +108,7 @@ class SegmentWidget(QWidget):
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_label, 1)
         folder_row.addWidget(choose_folder)
-        self.progress = QProgressBar()
+        self.progress = DeferredProgressBar()
         self.status = QLabel("Open a slide, choose a model and press Segment.")
         self.status.setWordWrap(True)
 
@@ -246,6 +247,9 @@ class SegmentWidget(QWidget):
         key = str(request.slide_path)
         view = display_view(prepared.plan.store, show_probability, self._views.get(key))
         self._views[key] = view
+        viewport, screen_px = self._viewport, self._screen_px
+        if viewport is not None:  # what the layers' first draw reads, read here
+            view.warm_box(viewport, max_px=2 * screen_px)
         done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
         self._layers_shown.clear()
         yield Planned(prepared, view, build_result_layers(view, key), done, warnings)
@@ -270,6 +274,7 @@ class SegmentWidget(QWidget):
         """Cancel a running segmentation, wait for it to stop, and disconnect every hook."""
         if self.worker is not None and self.worker.is_running:
             self._cancel.set()
+            self._layers_shown.set()  # a worker waiting for its layers goes on, and stops
             self.worker.quit()
             deadline = time.monotonic() + timeout_s
             while self.worker.is_running and time.monotonic() < deadline:
@@ -299,14 +304,21 @@ class SegmentWidget(QWidget):
         slide_layer = self._running_slide_layer(str(prepared.slide.path))
         if slide_layer is not None:
             place_slide_layer(self.viewer, slide_layer, prepared.plan.store.spec.slide_mpp)
-        self._result_layers = show_results(self.viewer, planned.view, str(prepared.slide.path),
-                                           planned.layers)
-        self._layers_shown.set()
         spec = prepared.plan.store.spec
         self.legend.show_classes(tuple(spec.class_names), tuple(spec.class_colors))
         note = " ".join(warnings)
         self._say(f"{len(prepared.plan.tiles)} tissue tiles planned ({done} already done). "
                   + note)
+        # a later turn of the event loop: adding a layer is the longest step on this thread,
+        # and the repaint of what changed above comes in between
+        QTimer.singleShot(0, lambda: self._show_planned(planned))
+
+    def _show_planned(self, planned: Planned) -> None:
+        """Add (first run) or re-point the result layers; the worker then starts the engine."""
+        if self._hooks:  # not shut down in the meantime
+            self._result_layers = show_results(self.viewer, planned.view,
+                                               str(planned.prepared.slide.path), planned.layers)
+        self._layers_shown.set()
 
     def _on_done(self, summary) -> None:
         self._refresh_layers(force=True)
@@ -348,6 +360,7 @@ class SegmentWidget(QWidget):
     def _remember_viewport(self, event=None) -> None:
         layer = slide_layer_of(self.viewer)
         self._viewport = viewport_box(layer) if layer is not None else None
+        self._screen_px = displayed_px(layer) if layer is not None else 0
 
     def _set_running(self, running: bool) -> None:
         self.segment_button.setEnabled(not running)

@@ -102,6 +102,14 @@ class CachedLevel:
         for key in keys:
             self._cached(key)
 
+    def warm_region(self, rows: slice, cols: slice) -> int:
+        """Read the chunks under ``[rows, cols]`` (this level's px) now; how many there are."""
+        (ch, cw) = self.chunk
+        keys = [(cy, cx) for cy in range(rows.start // ch, -(-rows.stop // ch))
+                for cx in range(cols.start // cw, -(-cols.stop // cw))]
+        self.warm(keys)
+        return len(keys)
+
     def _assemble(self, rows: slice, cols: slice) -> np.ndarray:
         out = np.empty((rows.stop - rows.start, cols.stop - cols.start), self.dtype)
         if out.size == 0:
@@ -199,19 +207,46 @@ class ResultView:
         widened by the grid's halo.
         """
         grid = self.store.spec.grid
-        grid_downsample = grid.downsample
-        margin = grid.halo * grid_downsample
-        levels = [self.mask_levels, self.probability_levels or []]
+        margin = grid.halo * grid.downsample
         count = 0
         for (y, x), (h, w) in boxes:
-            y, x, h, w = y - margin, x - margin, h + 2 * margin, w + 2 * margin
-            for pyramid in levels:
-                for index, level in enumerate(pyramid):
-                    factor = grid_downsample * 2**index
-                    rows = slice(max(int(y // factor), 0), int(-(-(y + h) // factor)))
-                    cols = slice(max(int(x // factor), 0), int(-(-(x + w) // factor)))
-                    count += level.refresh(rows, cols)
+            box = ((y - margin, x - margin), (h + 2 * margin, w + 2 * margin))
+            for level, rows, cols in self._level_ranges(box):
+                count += level.refresh(rows, cols)
         return count
+
+    def warm_box(self, box: Box, max_px: int) -> int:
+        """Read now the chunks under ``box`` (level-0 slide px) at every level where it
+        covers at most ``max_px`` pixels, and all of each coarsest level.
+
+        napari's first draw of a new layer reads the on-screen part of one level
+        (the one whose pixels are about the screen's) and the whole coarsest
+        level (the layer-list thumbnail). Called from a worker thread before the
+        layers are added, it leaves that draw nothing to read. Returns the chunks covered.
+        """
+        count = 0
+        for pyramid in (self.mask_levels, self.probability_levels or []):
+            if pyramid:
+                whole = (slice(0, pyramid[-1].shape[0]), slice(0, pyramid[-1].shape[1]))
+                count += pyramid[-1].warm_region(*whole)
+        for level, rows, cols in self._level_ranges(box):
+            if (rows.stop - rows.start) * (cols.stop - cols.start) <= max_px:
+                count += level.warm_region(rows, cols)
+        return count
+
+    def _level_ranges(self, box: Box):
+        """(level, rows, cols) of ``box`` (level-0 slide px) at every level, clipped to it."""
+        (y, x), (h, w) = box
+        grid_downsample = self.store.spec.grid.downsample
+        for pyramid in (self.mask_levels, self.probability_levels or []):
+            for index, level in enumerate(pyramid):
+                factor = grid_downsample * 2**index
+                rows = slice(max(int(y // factor), 0),
+                             min(int(-(-(y + h) // factor)), level.shape[0]))
+                cols = slice(max(int(x // factor), 0),
+                             min(int(-(-(x + w) // factor)), level.shape[1]))
+                if rows.stop > rows.start and cols.stop > cols.start:
+                    yield level, rows, cols
 
 
 def _cached_zarr(array, transform, max_bytes: int, leading: bool = False) -> CachedLevel:
