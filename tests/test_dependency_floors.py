@@ -31,6 +31,7 @@ NEEDS = {
     "matplotlib": ("3.8.4", "first wheels that import under numpy 2"),
     "torch": ("2.3", "first wheels built against numpy 2 (from_numpy in the engine)"),
     "napari": ("0.9", "viewer.scene.camera (the docks' view and zoom); layers take units"),
+    "defusedxml": ("0.7.1", "0.7.0 lets expat's ExpatError through for truncated XML"),
     "safetensors": ("0.4", "safe_open(...).metadata() for the checkpoint architecture"),
 }
 PYTHON_NEED = ("3.11", "zarr 3, tifffile 2025.5.21 and scikit-image 0.26 need Python 3.11")
