@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_histoseg.io.edge_store import (EDGES_NAME, EdgePyramid, building_group, discard_building,
-                                           fill_coarser_levels, publish)
+from napari_histoseg.io.edge_store import EDGES_NAME, EdgePyramid, write_pyramid
 from napari_histoseg.stain import stain_densities
 
 #: Gaussian sigma (µm) before the gradient: about a basal cell, so single grains do not count.
@@ -71,18 +70,5 @@ def edge_pyramid(registered, workspace_root: str | Path, edge_mpp: float = EDGE_
             "mpp": [he.mpp[0] * downsample, he.mpp[1] * downsample], "slide_mpp": list(he.mpp),
             "sigma_um": EDGE_SIGMA_UM, "full_scale": FULL_SCALE,
             "registration": np.asarray(registered.registration.matrix).tolist()}
-    path = Path(workspace_root) / EDGES_NAME
-    group = building_group(path, shape, meta)
-    try:
-        target = group["0"]
-        tiles = [(y, x) for y in range(0, shape[0], TILE) for x in range(0, shape[1], TILE)]
-        for index, (y, x) in enumerate(tiles):
-            size = (min(TILE, shape[0] - y), min(TILE, shape[1] - x))
-            target[y:y + size[0], x:x + size[1]] = edge_tile(registered, level, (y, x), size)
-            yield (index + 1) / (len(tiles) + 1)
-        fill_coarser_levels(group)
-    except BaseException:            # cancelled or failed: leave no half-built pyramid behind
-        discard_building(path)
-        raise
-    yield 1.0
-    return publish(path)
+    return (yield from write_pyramid(Path(workspace_root) / EDGES_NAME, shape, meta, TILE,
+                                     lambda y, x, size: edge_tile(registered, level, (y, x), size)))

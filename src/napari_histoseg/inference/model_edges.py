@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_histoseg.io.edge_store import (EdgePyramid, building_group, discard_building,
-                                           fill_coarser_levels, publish)
+from napari_histoseg.io.edge_store import EdgePyramid, write_pyramid
 
 MODEL_EDGES_NAME = "edges_model.zarr"
 #: Core side and halo (px at the model's resolution) of the tiles the edge branch runs on.
@@ -52,24 +51,15 @@ def model_edge_pyramid(registered, model, normalisation: dict | None, input_mpp:
     meta = {"method": "fusion-edge-branch", "model": model_name, "level": level,
             "downsample": downsample, "mpp": [he.mpp[0] * downsample, he.mpp[1] * downsample],
             "slide_mpp": list(he.mpp), "registration": np.asarray(registered.registration.matrix).tolist()}
-    path = Path(workspace_root) / MODEL_EDGES_NAME
     run = _EdgeBranch(model, normalisation, device)
-    group = building_group(path, shape, meta)
-    try:
-        target = group["0"]
-        tiles = [(y, x) for y in range(0, shape[0], TILE) for x in range(0, shape[1], TILE)]
-        for index, (y, x) in enumerate(tiles):
-            size = (min(TILE, shape[0] - y), min(TILE, shape[1] - x))
-            rgb = registered.read_region(level, (y - HALO, x - HALO), (TILE + 2 * HALO,) * 2)
-            if rgb.min() < GLASS_LEVEL:
-                target[y:y + size[0], x:x + size[1]] = run(rgb)[HALO:HALO + size[0], HALO:HALO + size[1]]
-            yield (index + 1) / (len(tiles) + 1)
-        fill_coarser_levels(group)
-    except BaseException:            # cancelled or failed: leave no half-built pyramid behind
-        discard_building(path)
-        raise
-    yield 1.0
-    return publish(path)
+
+    def compute(y: int, x: int, size: tuple[int, int]) -> np.ndarray | None:
+        rgb = registered.read_region(level, (y - HALO, x - HALO), (TILE + 2 * HALO,) * 2)
+        if rgb.min() >= GLASS_LEVEL:
+            return None
+        return run(rgb)[HALO:HALO + size[0], HALO:HALO + size[1]]
+
+    return (yield from write_pyramid(Path(workspace_root) / MODEL_EDGES_NAME, shape, meta, TILE, compute))
 
 
 class _EdgeBranch:

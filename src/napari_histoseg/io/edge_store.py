@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,32 @@ def fill_coarser_levels(group: zarr.Group) -> None:
                 mean = (block[0::2, 0::2] + block[1::2, 0::2] + block[0::2, 1::2] + block[1::2, 1::2] + 2) // 4
                 target[y:y + mean.shape[0], x:x + mean.shape[1]] = mean.astype(np.uint8)
         level += 1
+
+
+def write_pyramid(path: Path, shape: tuple[int, int], meta: dict, tile: int,
+                  compute: Callable[[int, int, tuple[int, int]], np.ndarray | None]
+                  ) -> Generator[float, None, EdgePyramid]:
+    """Build the pyramid at ``path`` tile by tile and publish it; yields the fraction done.
+
+    ``compute(y, x, (h, w))`` returns the (h, w) uint8 level-0 block at (y, x), or None to
+    leave it 0. A cancel or an error leaves no half-built pyramid behind.
+    """
+    group = building_group(path, shape, meta)
+    try:
+        target = group["0"]
+        origins = [(y, x) for y in range(0, shape[0], tile) for x in range(0, shape[1], tile)]
+        for index, (y, x) in enumerate(origins):
+            size = (min(tile, shape[0] - y), min(tile, shape[1] - x))
+            block = compute(y, x, size)
+            if block is not None:
+                target[y:y + size[0], x:x + size[1]] = block
+            yield (index + 1) / (len(origins) + 1)
+        fill_coarser_levels(group)
+    except BaseException:
+        discard_building(path)
+        raise
+    yield 1.0
+    return publish(path)
 
 
 def publish(path: Path) -> EdgePyramid:
