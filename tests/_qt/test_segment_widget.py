@@ -71,6 +71,19 @@ def test_result_layers_are_made_once_and_reused(qtbot, dock):
     np.testing.assert_array_equal(mask.data[0][...], first)  # same model: same mask, redrawn
 
 
+def test_a_new_mask_layer_gets_its_painting_overlays_back(qtbot, dock):
+    """They are held back while the layer is added (a shorter stall), then restored."""
+    from napari_histoseg._qt.layers import PAINTING_OVERLAYS
+
+    dock.start()
+    run_to_end(qtbot, dock)
+    overlays = dock.viewer.layers["Tumour mask"]._overlays
+    qtbot.waitUntil(lambda: set(PAINTING_OVERLAYS) <= set(overlays), timeout=2000)
+    canvas = dock.viewer.window._qt_viewer.canvas
+    drawn = canvas._layer_overlay_to_visual[dock.viewer.layers["Tumour mask"]]
+    assert {overlays[name] for name in PAINTING_OVERLAYS} <= set(drawn)
+
+
 def test_the_gui_gets_one_event_per_batch_not_per_tile(qtbot, dock):
     from napari_histoseg.inference.events import TileResult
 
@@ -195,9 +208,9 @@ def test_adding_the_result_layers_reads_no_result_chunk_on_the_gui_thread(qtbot,
     reads_while_adding = []
     real_show = segment_widget.show_results
 
-    def show_results(*args):
+    def show_results(*args, **kwargs):
         before = len(gui_reads)
-        layers = real_show(*args)
+        layers = real_show(*args, **kwargs)
         reads_while_adding.append(len(gui_reads) - before)
         return layers
 

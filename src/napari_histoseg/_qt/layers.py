@@ -8,6 +8,9 @@ slide whose file states no µm/px is given the one its run used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from napari_histoseg._reader import RESULT_KEY, result_layer_data
@@ -75,20 +78,23 @@ def build_result_layers(view, slide_path: str) -> list:
     return built
 
 
-def show_results(viewer, view, slide_path: str, built: list | None = None) -> list:
+def show_results(viewer, view, slide_path: str, built: list | None = None,
+                 then: Callable[[], None] | None = None) -> list:
     """The result layers of ``slide_path`` showing ``view``; created only the first time.
 
     Args:
         view: an ``io.display_cache.ResultView`` (its levels are what the layers show).
         built: from :func:`build_result_layers` (made now if not given); used only
             where the viewer has no result layer of that kind for this slide.
+        then: called on the GUI thread once new layers are complete (their painting
+            overlays come in later turns of the event loop, see :func:`_hold_overlays`).
     Returns the layers, mask last. A probability layer not wanted this run is hidden.
     """
-    layers = []
+    layers, later = [], []
     for new in built if built is not None else build_result_layers(view, slide_path):
         existing = _result_layer(viewer, slide_path, str(view.store.path), new._type_string)
         if existing is None:
-            layers.append(_add_keeping_selection(viewer, new))
+            layers.append(_add_keeping_selection(viewer, new, later))
         else:
             _swap(existing, new)
             layers.append(existing)
@@ -96,6 +102,7 @@ def show_results(viewer, view, slide_path: str, built: list | None = None) -> li
         unwanted = _result_layer(viewer, slide_path, str(view.store.path), "image")
         if unwanted is not None:
             unwanted.visible = False
+    in_later_turns(later + ([then] if then is not None else []))
     return layers
 
 
@@ -133,18 +140,55 @@ def _swap(layer, new) -> None:
         layer.visible = True
 
 
-def _add_keeping_selection(viewer, layer):
+def _add_keeping_selection(viewer, layer, later: list):
     """Add ``layer`` without making it the active one (napari's default).
 
     Activating a new Labels layer builds its controls on the GUI thread; during
-    a run the user keeps working with the slide layer.
+    a run the user keeps working with the slide layer. Steps that put the
+    layer's painting overlays back are appended to ``later``.
     """
     layers = viewer.layers
     activate = getattr(layers, "_activate_on_insert", None)
     if activate is not None:
         layers._activate_on_insert = False
+    held = _hold_overlays(layer)
     try:
         return viewer.add_layer(layer)
     finally:
         if activate is not None:
             layers._activate_on_insert = activate
+        later.extend(partial(layer._overlays.__setitem__, name, overlay) for name, overlay in held)
+
+
+#: A Labels layer's painting overlays; napari builds their vispy visuals (about 50 ms on
+#: the GUI thread) when they join a layer in the viewer.
+PAINTING_OVERLAYS = ("polygon", "brush_stroke")
+#: Pause between steps run in separate turns (ms): longer than a 10 ms timer's period,
+#: so that timers, input and repaints due in between run before the next step.
+TURN_GAP_MS = 20
+
+
+def _hold_overlays(layer) -> list:
+    """Take ``layer``'s painting overlays out, so that adding it builds only what is drawn.
+
+    Returns (name, overlay) pairs to put back; none where napari keeps no such
+    overlays (other layer types or napari versions).
+    """
+    overlays = getattr(layer, "_overlays", None)
+    if overlays is None:
+        return []
+    return [(name, overlays.pop(name)) for name in PAINTING_OVERLAYS if name in overlays]
+
+
+def in_later_turns(steps: list[Callable[[], None]]) -> None:
+    """Run ``steps`` on the GUI thread one per turn of the event loop, in order."""
+    from qtpy.QtCore import QTimer
+
+    if steps:
+        def step() -> None:
+            try:
+                steps[0]()
+            finally:
+                in_later_turns(steps[1:])
+
+        QTimer.singleShot(TURN_GAP_MS, step)

@@ -18,14 +18,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from napari_histoseg._qt.background import (Planned, batch_events, display_view,
                                            yield_cpu_to_the_gui)
-from napari_histoseg._qt.layers import (build_result_layers, displayed_px, place_slide_layer,
-                                       show_results, slide_layer_of, viewport_box)
+from napari_histoseg._qt.layers import (build_result_layers, displayed_px, in_later_turns,
+                                       place_slide_layer, show_results, slide_layer_of,
+                                       viewport_box)
 from napari_histoseg._qt.legend import ClassLegend
 from napari_histoseg._qt.model_edges_layer import ModelEdgesReady, model_edge_steps, show_model_edges
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
@@ -311,14 +312,20 @@ class SegmentWidget(QWidget):
                   + note)
         # a later turn of the event loop: adding a layer is the longest step on this thread,
         # and the repaint of what changed above comes in between
-        QTimer.singleShot(0, lambda: self._show_planned(planned))
+        in_later_turns([lambda: self._show_planned(planned)])
 
     def _show_planned(self, planned: Planned) -> None:
         """Add (first run) or re-point the result layers; the worker then starts the engine."""
-        if self._hooks:  # not shut down in the meantime
+        if not self._hooks:  # shut down in the meantime
+            self._layers_shown.set()
+            return
+        try:  # the engine starts once the new layers are complete and drawn
             self._result_layers = show_results(self.viewer, planned.view,
-                                               str(planned.prepared.slide.path), planned.layers)
-        self._layers_shown.set()
+                                               str(planned.prepared.slide.path), planned.layers,
+                                               then=self._layers_shown.set)
+        except Exception:
+            self._layers_shown.set()
+            raise
 
     def _on_done(self, summary) -> None:
         self._refresh_layers(force=True)
