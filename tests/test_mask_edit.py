@@ -166,6 +166,22 @@ def test_an_edit_outlives_a_resumed_run_that_recomputes_its_blocks(workspace, st
     assert_pyramid_consistent(store)
 
 
+def test_records_of_other_classes_are_not_written_into_the_mask(workspace, store):
+    """A run started over with a model of other classes keeps its own labels there."""
+    from dataclasses import replace
+
+    model = snapshot(store)
+    edit = stroke_edit(store, EditWindow((50, 50), (40, 80)), value=0)
+    mine = edit.correction(store, read_window(store, edit.window))
+    assert mine.class_names == ("non-tumour", "tumour")
+    corrections_of(workspace).commit(replace(mine, class_names=("background", "in situ",
+                                                                "invasive")))
+    assert reapply_corrections(workspace, store) == 0
+    np.testing.assert_array_equal(snapshot(store)[0], model[0])
+    corrections_of(workspace).commit(mine)
+    assert reapply_corrections(workspace, store) == 1
+
+
 def test_records_of_another_resolution_are_not_written_into_the_mask(workspace, store):
     model = snapshot(store)
     edit = stroke_edit(store, EditWindow((50, 50), (40, 80)), value=0)

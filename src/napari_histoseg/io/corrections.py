@@ -73,6 +73,8 @@ class Correction:
         location: level-0 (y, x) of the box's top-left corner; ``size``: its level-0 (h, w).
         mpp: µm/px (y, x) of the mask pixels.
         slide: the slide's path; ``slide_sha256``, ``model_sha256``: "" when unknown.
+        class_names: the classes the labels index (the mask's); () when unknown (older
+            records kept none).
         record_id: set by :meth:`CorrectionStore.commit`.
     """
 
@@ -85,6 +87,7 @@ class Correction:
     slide: str
     slide_sha256: str = ""
     model_sha256: str = ""
+    class_names: tuple[str, ...] = ()
     author: str = field(default_factory=default_author)
     time: str = field(default_factory=_now)
     record_id: str = ""
@@ -122,7 +125,8 @@ class Correction:
                 "size": [int(v) for v in self.size], "mpp": [float(v) for v in self.mpp],
                 "shape": [int(v) for v in self.after.shape],
                 "slide": self.slide, "slide_sha256": self.slide_sha256,
-                "model_sha256": self.model_sha256, "author": self.author, "time": self.time,
+                "model_sha256": self.model_sha256, "class_names": list(self.class_names),
+                "author": self.author, "time": self.time,
                 "changed_pixels": int(self.changed.sum()),
                 "area_changed_um2": self.area_changed_um2}
 
@@ -180,7 +184,7 @@ def read_correction(path: str | Path) -> Correction:
     return Correction(**arrays, location=tuple(meta["location"]), size=tuple(meta["size"]),
                       mpp=tuple(meta["mpp"]), slide=meta["slide"],
                       slide_sha256=meta["slide_sha256"], model_sha256=meta["model_sha256"],
-                      author=meta["author"], time=meta["time"], record_id=meta["record_id"])
+                      class_names=tuple(meta.get("class_names", ())), author=meta["author"], time=meta["time"], record_id=meta["record_id"])
 
 
 def _read(path: str | Path, pixels: bool) -> tuple[dict, dict[str, np.ndarray]]:

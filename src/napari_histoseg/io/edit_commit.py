@@ -59,7 +59,7 @@ class Edit:
                           location=location, size=size, mpp=store.spec.mpp, slide=self.slide,
                           slide_sha256=self.slide_sha256,
                           model_sha256=store.spec.model_sha256,
-                          author=self.author or default_author())
+                          class_names=tuple(store.spec.class_names), author=self.author or default_author())
 
 
 def corrections_of(workspace) -> CorrectionStore:
@@ -100,7 +100,7 @@ def reapply_corrections(workspace, store) -> int:
 
     For a store whose pixels lag its records (a crash between record and pixels,
     or a segmentation that rewrote blocks under an edit). Idempotent. Records made
-    at another resolution than the store's mask are left out.
+    at another resolution or with other classes than the store's mask are left out.
     """
     with workspace_lock(Path(workspace.root)):
         return _reapply(store, corrections_of(workspace), None)
@@ -126,8 +126,15 @@ def _reapply(store, corrections: CorrectionStore, box) -> int:
 
 
 def _fits(store, entry: dict) -> bool:
-    """Whether a record was made on a mask of ``store``'s resolution (same µm/px)."""
-    return bool(np.allclose(entry["mpp"], store.spec.mpp, rtol=1e-6))
+    """Whether a record was made on a mask like ``store``'s: the same µm/px and classes.
+
+    A record's labels are class ids of the mask it was painted on; on a mask of
+    other classes (a run started over with another model) they would mean other
+    things. Records that kept no class names (older ones) are taken as fitting.
+    """
+    names = tuple(entry.get("class_names") or ())
+    return (bool(np.allclose(entry["mpp"], store.spec.mpp, rtol=1e-6))
+            and (not names or names == tuple(store.spec.class_names)))
 
 
 def window_of(store, correction: Correction) -> EditWindow:
