@@ -23,7 +23,6 @@ import numpy as np
 
 from napari_histoseg.training.metrics import Scores, confusion_matrix, scores
 from napari_histoseg.training.sources import IGNORE_LABEL
-from napari_histoseg.training.weight_average import WeightAverage
 
 LOSSES = ("ce", "ce_dice", "fusion")
 SCHEDULES = ("cosine", "constant")
@@ -36,8 +35,7 @@ SELECTIONS = ("miou", "source_dice")
 class TrainConfig:
     """Optimisation settings. ``steps_per_epoch`` draws that many batches (weighted, with
     replacement) instead of one pass; ``patience`` stops after that many epochs without a
-    better validation score (``selection``); ``ema`` (a decay, e.g. 0.995) validates and keeps
-    a moving average of the weights instead of the last step's (``weight_average``)."""
+    better validation score (``selection``)."""
 
     epochs: int = 70
     batch_size: int = 6
@@ -50,7 +48,6 @@ class TrainConfig:
     steps_per_epoch: int | None = None
     patience: int | None = None
     selection: str = "miou"
-    ema: float | None = None
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
@@ -97,7 +94,6 @@ class Trainer:
                                           weight_decay=config.weight_decay)
         self.scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(self.optimiser, config.epochs)
                           if config.schedule == "cosine" else None)
-        self.average = WeightAverage(self.model, config.ema) if config.ema else None
         self.epoch = 0
         self.best_score = -1.0
         self.best_epoch = 0
@@ -109,8 +105,7 @@ class Trainer:
             self.epoch += 1
             learning_rate = self.optimiser.param_groups[0]["lr"]
             loss = self._train_epoch()
-            matrices = (evaluate_by_source(self.kept_model, self.val_set, self.device)
-                        if self.val_set else {})
+            matrices = evaluate_by_source(self.model, self.val_set, self.device) if self.val_set else {}
             val = scores(sum(matrices.values())) if matrices else None
             score = selection_score(matrices, self.config.selection) if matrices else None
             if self.scheduler is not None:
@@ -120,11 +115,6 @@ class Trainer:
                 self.best_score, self.best_epoch = score, self.epoch
             yield EpochStats(self.epoch, loss, val, learning_rate, time.perf_counter() - start,
                              improved, score)
-
-    @property
-    def kept_model(self):
-        """What is validated and saved: the weight average if the run keeps one, else the model."""
-        return self.average.module if self.average is not None else self.model
 
     def out_of_patience(self) -> bool:
         patience = self.config.patience
@@ -150,8 +140,6 @@ class Trainer:
                 loss = self._loss(logits.float(), targets.to(self.device, non_blocking=True))
             loss.backward()
             self.optimiser.step()
-            if self.average is not None:
-                self.average.update(self.model)
             losses.append(loss.detach())
         return float(torch.stack(losses).mean()) if losses else float("nan")
 
@@ -186,7 +174,7 @@ class Trainer:
         for index, state in self.optimiser.state_dict()["state"].items():
             for name, value in state.items():
                 tensors[f"optimiser.{index}.{name}"] = value.detach().cpu().contiguous().reshape(value.shape)
-        return {**tensors, **(self.average.state_tensors() if self.average is not None else {})}
+        return tensors
 
     def state_meta(self) -> dict:
         """Everything else needed to resume, as plain JSON-able values."""
@@ -198,8 +186,6 @@ class Trainer:
         """Resume from ``state_tensors()`` and ``state_meta()`` of an earlier run."""
         model_state = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
         self.model.load_state_dict(model_state, strict=True)
-        if self.average is not None:
-            self.average.load_state(tensors)
         optimiser_state: dict = {}
         for key, value in tensors.items():
             if key.startswith("optimiser."):

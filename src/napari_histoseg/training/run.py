@@ -68,7 +68,7 @@ def run_training(config: RunConfig) -> Generator[RunStarted | EpochStats | RunFi
     model_config = checkpoint_config(config, manifest, normalisation, base)
     for stats in trainer.epochs():
         if stats.improved or not folder.best_path.is_file():
-            save_checkpoint(trainer.kept_model, model_config, folder.best_path)
+            save_checkpoint(trainer.model, model_config, folder.best_path)
         history.append(stats.as_dict())
         folder.save_state(trainer.state_tensors(), {**trainer.state_meta(), "history": history})
         yield stats
