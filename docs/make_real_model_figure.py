@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from napari_histoseg.inference.flip_views import views_of  # noqa: E402
 from napari_histoseg.models.catalog import REAL_TISSUE_CHECKPOINT  # noqa: E402
 from napari_histoseg.models.registry import load_checkpoint  # noqa: E402
 from napari_histoseg.training.build_dataset import BuildParams, build_dataset  # noqa: E402
@@ -44,7 +45,7 @@ def main() -> None:
         rows = [(entry, *data.pair(i)) for i, entry in enumerate(data.entries)]
         figure = Figure(figsize=(9, 3 * len(rows)), dpi=80)
         for row, (entry, image, truth) in enumerate(rows):
-            prediction = predict_labels(loaded, image)
+            prediction = predict_labels(loaded, image, views_of(loaded.config.card))
             dice = scores(confusion_matrix(truth, prediction, 2, 255)).dice[1]
             for column, (title, mask) in enumerate((("image", None), ("truth", truth),
                                                     (f"prediction (Dice {dice:.2f})", prediction))):

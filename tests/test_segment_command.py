@@ -67,3 +67,23 @@ def test_slide_without_mpp_warns_and_assumes_a_default(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nompp.tif: the file states no µm per pixel; assuming 0.25" in err
     assert Workspace.open(path).results().scale == (0.25, 0.25)
+
+
+def test_flipped_views_come_from_the_model_card_unless_asked(checkpoint, slide_path, tmp_path,
+                                                             capsys):
+    from dataclasses import replace
+
+    from napari_histoseg.models.registry import save_config
+
+    save_config(replace(read_config(checkpoint), card={"test_time_flips": 4}), checkpoint)
+    common = ["--model", str(checkpoint), "--halo", "32", "--device", "cpu", "--restart"]
+    out = tmp_path / "ws"
+    assert _main(["segment", str(slide_path), "--out", str(out), *common]) == 0
+    assert "averaged over 4 flipped views" in capsys.readouterr().err
+    assert _main(["segment", str(slide_path), "--out", str(out), "--flips", "1", *common]) == 0
+    assert "flipped views" not in capsys.readouterr().err
+    starts = [r for r in Workspace.open(out).run_log.records() if r["event"] == "segment-start"]
+    assert [r["flips"] for r in starts] == [4, 1]
+    with pytest.raises(SystemExit):
+        _main(["segment", str(slide_path), "--flips", "3"])
+    assert "invalid choice: 3" in capsys.readouterr().err

@@ -88,6 +88,11 @@ class SegmentWidget(QWidget):
         self.tile_box = _spin(QSpinBox(), 0, 4096, 0, "model's", step=64)
         self.halo_box = _spin(QSpinBox(), 0, 512, 64, None, step=16)
         self.batch_box = _spin(QSpinBox(), 1, 256, 8, None)
+        self.flips_box = QComboBox()
+        for text, views in (("model's", None), ("1 (fastest)", 1), ("2", 2), ("4", 4)):
+            self.flips_box.addItem(text, views)
+        self.flips_box.setToolTip("Average each tile's prediction over flipped copies: more "
+                                  "accurate, one forward pass per view")
         self.device_box = QComboBox()
         self.device_box.addItems(["auto", "cpu"])  # cuda and mps join once probed
         self.slide_mpp_row = SlideMppRow()
@@ -119,6 +124,7 @@ class SegmentWidget(QWidget):
         form.addRow("Tile size (px):", self.tile_box)
         form.addRow("Overlap per side (px):", self.halo_box)
         form.addRow("Batch size:", self.batch_box)
+        form.addRow("Flipped views:", self.flips_box)
         form.addRow("Device:", self.device_box)
         form.addRow("Region:", self.scope_box)
         form.addRow("Results folder:", folder_row)
@@ -203,7 +209,8 @@ class SegmentWidget(QWidget):
             halo=self.halo_box.value(), batch_size=self.batch_box.value(),
             device=self.device_box.currentText(), restart=self.restart_box.isChecked(),
             out_dir=self._out_dir, publish_s=REFRESH_INTERVAL_S,
-            ck56=fusion_wanted(slide_path, self.model_box.currentData(), self._out_dir))
+            ck56=fusion_wanted(slide_path, self.model_box.currentData(), self._out_dir),
+            flips=self.flips_box.currentData())
 
     def start(self) -> None:
         """Plan and segment in a worker thread; the GUI keeps running."""

@@ -55,6 +55,8 @@ class SegmentParams:
         publish_tiles, publish_s: finished tiles are published (blended into the results,
             shown, recorded as done) in groups of about this many, or every ``publish_s``
             seconds (the dock asks for shorter intervals, so the mask fills in live).
+        flips: flipped views of each tile whose probabilities are averaged (1, 2 or 4;
+            ``flip_views``); each costs one forward pass.
     """
 
     batch_size: int = 8
@@ -65,6 +67,7 @@ class SegmentParams:
     colour_lut: np.ndarray | None = field(default=None, repr=False, compare=False)
     publish_tiles: int = 64
     publish_s: float = 2.0
+    flips: int = 1
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -107,7 +110,7 @@ def _segment(slide, model, plan: RunPlan, params: SegmentParams, viewport: Viewp
     tiles = np.asarray(plan.tiles, dtype=np.int64)
     pending = tiles[~done.ravel()[tiles]]
     predictor = predictor or Predictor(model, params.device, params.normalisation,
-                                       grid.tile_size, params.batch_size)
+                                       grid.tile_size, params.batch_size, params.flips)
     _log(run_log, "start", store, params, planned=len(tiles), pending=len(pending),
          device=str(predictor.device))
     start = time.perf_counter()
@@ -192,5 +195,5 @@ def _log(run_log: RunLog | None, event: str, store: ResultStore, params: Segment
     run_log.append({"event": f"segment-{event}", "model": spec.model,
                     "checkpoint_sha256": spec.model_sha256, "tile_size": spec.grid.tile_size,
                     "halo": spec.grid.halo, "downsample": spec.grid.downsample,
-                    "mpp": spec.mpp, "batch_size": params.batch_size,
+                    "mpp": spec.mpp, "batch_size": params.batch_size, "flips": params.flips,
                     "normalisation": params.normalisation, **extra})

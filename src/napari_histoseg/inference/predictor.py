@@ -2,7 +2,8 @@
 
 Tiles arrive as (B, R, R, 3) uint8; they are moved to the device, scaled to
 0-1, normalised, resized to ``tile_size`` if they were read at another scale,
-passed through ``model.predict_logits``; softmax and quantisation to uint8
+passed through ``model.predict_logits`` (once per flipped view, ``flip_views``,
+their softmax averaged); softmax and quantisation to uint8
 (probability x 255, rounded) happen on the device, so only (B, C, tile_size,
 tile_size) uint8 crosses to the CPU (a quarter of float32). When CUDA runs out of memory the
 batch is split in halves and retried, and later batches stay smaller; out of memory with one
@@ -16,6 +17,7 @@ import time
 import numpy as np
 
 from napari_histoseg.inference.events import BatchSizeReduced
+from napari_histoseg.inference.flip_views import averaged_probabilities, check_views
 from napari_histoseg.models.device import (inference_context, prepare_batch, prepare_model,
                                             select_device)
 
@@ -34,9 +36,10 @@ class Predictor:
     """Model + device + normalisation; ``predict`` maps uint8 tiles to probabilities."""
 
     def __init__(self, model, device: str | None, normalisation: dict | None, tile_size: int,
-                 batch_size: int):
+                 batch_size: int, flips: int = 1):
         import torch
 
+        self.flips = check_views(flips)
         self.device = select_device(device)
         self.model = prepare_model(model, self.device)
         self.tile_size, self.batch_size = tile_size, batch_size
@@ -103,14 +106,23 @@ class Predictor:
         return prepare_batch(x, self.device)
 
     def _infer(self, x) -> np.ndarray:
-        """Normalised batch -> (B, C, tile_size, tile_size) uint8 softmax x 255 on the CPU."""
+        """Normalised batch -> (B, C, tile_size, tile_size) uint8 softmax x 255 on the CPU,
+        averaged over ``flips`` flipped views."""
         with inference_context(self.device):
-            logits = self.model.predict_logits(x)
-        return self._probabilities(logits)
+            return _quantised(averaged_probabilities(self.model.predict_logits, x, self.flips,
+                                                     check=self._check_finite))
 
     def _probabilities(self, logits) -> np.ndarray:
         """(B, C, H, W) logits -> (B, C, H, W) uint8 softmax x 255 on the CPU; ModelRunError
         when any is NaN or infinite."""
+        import torch
+
+        self._check_finite(logits)
+        return _quantised(torch.softmax(logits.float(), dim=1))
+
+    @staticmethod
+    def _check_finite(logits) -> None:
+        """ModelRunError when any of (B, C, H, W) ``logits`` is NaN or infinite."""
         import torch
 
         if not bool(torch.isfinite(logits).all()):
@@ -119,5 +131,10 @@ class Predictor:
                 f"the model gave NaN or infinite outputs for {bad} of {len(logits)} tiles; "
                 "its weights are damaged or it does not fit this input (check the checkpoint's "
                 "normalisation and µm/px, or retrain it); nothing was written for these tiles")
-        probabilities = torch.softmax(logits.float(), dim=1)
-        return probabilities.mul_(255).round_().to(torch.uint8).cpu().numpy()
+
+
+def _quantised(probabilities) -> np.ndarray:
+    """(B, C, H, W) float probabilities -> uint8 x 255 on the CPU (quantised on the device)."""
+    import torch
+
+    return probabilities.mul_(255).round_().to(torch.uint8).cpu().numpy()

@@ -33,6 +33,9 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
                         help="model input side in px (default: the checkpoint's, else 512)")
     parser.add_argument("--halo", type=int, default=64, help="overlap per tile side in px")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--flips", type=int, choices=(1, 2, 4), default=None,
+                        help="flipped views averaged per tile (default: the model card's; "
+                             "1 is fastest)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--restart", action="store_true",
                         help="discard results of a different model or grid in the workspace")
@@ -59,7 +62,7 @@ def run_segment(args: argparse.Namespace) -> int:
         slide_path=args.slide[0], model=args.model, level=args.level, mpp=args.mpp,
         slide_mpp=args.slide_mpp, tile_size=args.tile_size, halo=args.halo,
         batch_size=args.batch_size, device=args.device, out_dir=args.out, restart=args.restart,
-        ck56=args.ck56)
+        ck56=args.ck56, flips=args.flips)
     prepared = prepare_run(request)
     slide, plan, workspace = prepared.slide, prepared.plan, prepared.workspace
     run = start_run(prepared)

@@ -37,6 +37,7 @@ class SegmentRequest:
 
     ``level`` or ``mpp`` choose the analysis resolution (default: the checkpoint's
     training µm/px); ``slide_mpp`` stands in for slides whose file states none.
+    ``flips`` (1, 2 or 4 views averaged per tile) defaults to the model card's.
     """
 
     slide_path: Path
@@ -52,6 +53,7 @@ class SegmentRequest:
     restart: bool = False
     publish_s: float = 2.0
     ck56: bool = False
+    flips: int | None = None
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,30 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
     slide_mpp = float(np.mean(slide.mpp)) if slide.mpp else request.slide_mpp
     for message in applicability_warnings(slide_mpp, resolved.input_mpp, slide_stain, resolved.card):
         warn(f"WARNING: {message}")
-    params = SegmentParams(batch_size=request.batch_size, device=request.device,
-                           normalisation=resolved.normalisation, colour_lut=lut,
-                           publish_s=request.publish_s)
     detail = detail_crops_for(slide, resolved, plan, lut)
     if detail is not None and detail.notice:
         warn(f"WARNING: {detail.notice}")
+    params = SegmentParams(batch_size=request.batch_size, device=request.device,
+                           normalisation=resolved.normalisation, colour_lut=lut,
+                           publish_s=request.publish_s,
+                           flips=run_flips(request.flips, resolved, detail is not None, warn))
     return PreparedRun(slide, resolved, workspace, plan, params, detail)
+
+
+def run_flips(asked: int | None, resolved: ResolvedModel, detail: bool, warn) -> int:
+    """Flipped views per tile: ``asked``, else the model card's; 1 for a model reading
+    detail crops (its crops are not flipped with the tile), with a warning if more were asked."""
+    from napari_histoseg.inference.flip_views import check_views, views_of
+
+    flips = check_views(asked) if asked is not None else views_of(resolved.card)
+    if detail and flips > 1:
+        if asked is not None:
+            warn(f"WARNING: {resolved.name} reads 40x detail crops; it runs without flipped views")
+        return 1
+    if flips > 1:
+        warn(f"{resolved.name}: each tile is averaged over {flips} flipped views "
+             f"({flips}x the forward passes; 1 view is faster and less accurate)")
+    return flips
 
 
 def detail_crops_for(slide, resolved: ResolvedModel, plan: RunPlan, lut):

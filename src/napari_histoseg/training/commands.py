@@ -132,6 +132,9 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--mask-encoding", default="grey", help="grey or any_channel (raw folders)")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--flips", type=int, choices=(1, 2, 4), default=None,
+                        help="flipped views averaged per image (default: the model card's, as "
+                             "`histoseg segment` runs it)")
     parser.set_defaults(func=run_evaluate)
 
 
@@ -145,7 +148,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   "evaluate a folder of images/ and masks/", file=sys.stderr)
             return 2
         source = {"mpp": args.mpp, "mask": {"encoding": args.mask_encoding}}
-    evaluation = evaluate_checkpoint(args.model, args.data, args.split, source, args.device)
+    evaluation = evaluate_checkpoint(args.model, args.data, args.split, source, args.device,
+                                     args.flips)
     print(format_table(evaluation))
     if args.csv:
         print(f"wrote {write_csv(evaluation, args.csv)}")

@@ -40,25 +40,31 @@ class Evaluation:
 
 
 def evaluate_checkpoint(model_path: str | Path, data: str | Path, split: str = "test",
-                        source: dict | None = None, device: str = "cpu") -> Evaluation:
+                        source: dict | None = None, device: str = "cpu",
+                        flips: int | None = None) -> Evaluation:
     """Evaluate ``model_path`` on ``data``: a built dataset's ``split``, or, with ``source``
-    (a pairs-source dict with ``mpp`` and ``mask``), a folder of raw image/mask pairs."""
+    (a pairs-source dict with ``mpp`` and ``mask``), a folder of raw image/mask pairs.
+    ``flips``: flipped views averaged per image, as segmenting would (default: the card's)."""
+    from napari_histoseg.inference.flip_views import check_views, views_of
     from napari_histoseg.models.registry import load_checkpoint
 
     loaded = load_checkpoint(model_path, device=device)
+    views = check_views(flips) if flips is not None else views_of(loaded.config.card)
     pairs = _pairs(loaded.config, data, split, source)
     matrix = np.zeros((len(loaded.config.class_names),) * 2, np.int64)
     for image, mask in pairs:
-        prediction = predict_labels(loaded, image)
+        prediction = predict_labels(loaded, image, views)
         matrix += confusion_matrix(mask, prediction, matrix.shape[0], IGNORE_LABEL)
     return Evaluation(Path(model_path).name, str(data), split if source is None else "all",
                       len(pairs), loaded.config.class_names, scores(matrix))
 
 
-def predict_labels(loaded, image: np.ndarray) -> np.ndarray:
-    """(h, w) class ids for an (h, w, 3) uint8 image already at the model's µm/px and stain."""
+def predict_labels(loaded, image: np.ndarray, flips: int = 1) -> np.ndarray:
+    """(h, w) class ids for an (h, w, 3) uint8 image already at the model's µm/px and stain,
+    from probabilities averaged over ``flips`` flipped views (``inference.flip_views``)."""
     import torch
 
+    from napari_histoseg.inference.flip_views import averaged_probabilities
     from napari_histoseg.models.device import prepare_batch
 
     padded, _ = pad_to_multiple(image, np.zeros(image.shape[:2], np.uint8), MODEL_MULTIPLE)
@@ -67,8 +73,9 @@ def predict_labels(loaded, image: np.ndarray) -> np.ndarray:
     chw = ((padded.astype(np.float32) / 255 - mean) / std).transpose(2, 0, 1)[None]
     device = next(loaded.model.parameters()).device
     with torch.inference_mode():
-        logits = loaded.model.predict_logits(prepare_batch(torch.from_numpy(chw.copy()), device))
-    return logits.argmax(1)[0, :image.shape[0], :image.shape[1]].cpu().numpy()
+        probabilities = averaged_probabilities(
+            loaded.model.predict_logits, prepare_batch(torch.from_numpy(chw.copy()), device), flips)
+    return probabilities.argmax(1)[0, :image.shape[0], :image.shape[1]].cpu().numpy()
 
 
 def _pairs(config, data, split: str, source: dict | None) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -81,7 +81,7 @@ def batch_template(args: argparse.Namespace, request_type):
     return request_type(slide_path=Path(), model=_absolute_model(args.model), level=args.level,
                         mpp=args.mpp, slide_mpp=args.slide_mpp, tile_size=args.tile_size,
                         halo=args.halo, batch_size=args.batch_size, device=args.device,
-                        restart=args.restart)
+                        restart=args.restart, flips=args.flips)
 
 
 def _show(run, items: list[BatchItem], cancel: threading.Event):
