@@ -9,6 +9,7 @@ slide whose file states no µm/px is given the one its run used.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -61,11 +62,31 @@ def place_slide_layer(viewer, layer, slide_mpp: tuple[float, float]) -> bool:
     return True
 
 
-def build_result_layers(view, slide_path: str) -> list:
-    """New napari layers for ``view`` (an ``io.display_cache.ResultView``), mask last.
+@dataclass
+class ResultLayerData:
+    """One result layer as napari's ``(data, kwargs, kind)``, and ``layer``, the napari layer
+    made from it in advance (on a worker) where the viewer has none of that kind yet."""
 
-    Building a layer model touches no Qt, so a worker thread may call this;
-    :func:`show_results` adds them only where the slide has no result layers yet.
+    data: list
+    kwargs: dict
+    kind: str
+    layer: object | None = None
+
+
+def result_kinds_shown(viewer, slide_path: str) -> frozenset[str]:
+    """The kinds ("labels", "image") of the result layers ``viewer`` shows for ``slide_path``."""
+    return frozenset(layer._type_string for layer in viewer.layers
+                     if layer.metadata.get(RESULT_SLIDE_KEY) == slide_path
+                     and RESULT_KEY in layer.metadata)
+
+
+def build_result_layers(view, slide_path: str,
+                        shown: frozenset[str] = frozenset()) -> list[ResultLayerData]:
+    """The result layers for ``view`` (an ``io.display_cache.ResultView``), mask last.
+
+    Building a layer model touches no Qt but holds the GIL for 100-200 ms, so a
+    worker thread calls this, and only for kinds not ``shown`` already (later
+    runs re-point those layers, see :func:`show_results`).
     """
     from napari.layers import Layer
 
@@ -74,7 +95,8 @@ def build_result_layers(view, slide_path: str) -> list:
                                                 view=view):
         kwargs["metadata"].update({RESULT_SLIDE_KEY: slide_path,
                                    COLOURS_KEY: tuple(view.store.spec.class_colors)})
-        built.append(Layer.create(data, kwargs, kind))
+        layer = None if kind in shown else Layer.create(data, kwargs, kind)
+        built.append(ResultLayerData(data, kwargs, kind, layer))
     return built
 
 
@@ -84,19 +106,22 @@ def show_results(viewer, view, slide_path: str, built: list | None = None,
 
     Args:
         view: an ``io.display_cache.ResultView`` (its levels are what the layers show).
-        built: from :func:`build_result_layers` (made now if not given); used only
-            where the viewer has no result layer of that kind for this slide.
+        built: from :func:`build_result_layers` (made now if not given); its layers are
+            added where the viewer has no result layer of that kind for this slide.
         then: called on the GUI thread once new layers are complete (their painting
             overlays come in later turns of the event loop, see :func:`_hold_overlays`).
     Returns the layers, mask last. A probability layer not wanted this run is hidden.
     """
     layers, later = [], []
-    for new in built if built is not None else build_result_layers(view, slide_path):
-        existing = _result_layer(viewer, slide_path, str(view.store.path), new._type_string)
+    from napari.layers import Layer
+
+    for item in built if built is not None else build_result_layers(view, slide_path):
+        existing = _result_layer(viewer, slide_path, str(view.store.path), item.kind)
         if existing is None:
+            new = item.layer or Layer.create(item.data, item.kwargs, item.kind)
             layers.append(_add_keeping_selection(viewer, new, later))
         else:
-            _swap(existing, new)
+            _swap(existing, item)
             layers.append(existing)
     if view.probability_levels is None:
         unwanted = _result_layer(viewer, slide_path, str(view.store.path), "image")
@@ -116,22 +141,23 @@ def _result_layer(viewer, slide_path: str, store_path: str, kind: str):
     return None
 
 
-def _swap(layer, new) -> None:
+def _swap(layer, new: ResultLayerData) -> None:
     """Point an existing result layer at ``new``'s levels, placement and colours.
 
     Each change makes napari re-slice the layer, so only what differs is set;
     levels that are the same objects (a reused display cache) are just refreshed.
     """
+    metadata, scale, translate = (new.kwargs[key] for key in ("metadata", "scale", "translate"))
     same_levels = len(layer.data) == len(new.data) and all(
         mine is theirs for mine, theirs in zip(layer.data, new.data))
-    changed = not same_levels or layer.metadata.get(COLOURS_KEY) != new.metadata.get(COLOURS_KEY)
-    layer.metadata.update(new.metadata)
-    if tuple(layer.scale) != tuple(new.scale):
-        layer.scale = new.scale
-    if tuple(layer.translate) != tuple(new.translate):
-        layer.translate = new.translate
+    changed = not same_levels or layer.metadata.get(COLOURS_KEY) != metadata.get(COLOURS_KEY)
+    layer.metadata.update(metadata)
+    if tuple(layer.scale) != tuple(scale):
+        layer.scale = scale
+    if tuple(layer.translate) != tuple(translate):
+        layer.translate = translate
     if layer._type_string == "labels" and changed:
-        layer.colormap = new.colormap
+        layer.colormap = new.kwargs["colormap"]
     if not same_levels:
         layer.data = new.data
     if layer.visible:

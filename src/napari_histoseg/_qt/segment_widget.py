@@ -25,8 +25,8 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
 from napari_histoseg._qt.background import (Planned, batch_events, display_view,
                                            yield_cpu_to_the_gui)
 from napari_histoseg._qt.layers import (build_result_layers, displayed_px, in_later_turns,
-                                       place_slide_layer, show_results, slide_layer_of,
-                                       viewport_box)
+                                       place_slide_layer, result_kinds_shown, show_results,
+                                       slide_layer_of, viewport_box)
 from napari_histoseg._qt.legend import ClassLegend
 from napari_histoseg._qt.model_edges_layer import ModelEdgesReady, model_edge_steps, show_model_edges
 from napari_histoseg._qt.model_choices import fill_boxes, list_choices
@@ -231,8 +231,10 @@ class SegmentWidget(QWidget):
         self.show_results_folder()
         self._cancel.clear()
         visible_only = self.scope_box.currentText() == VISIBLE_ONLY
-        self.worker = create_worker(self._run, self.request(layer.metadata["slide_path"]),
-                                    visible_only, self.probabilities_box.isChecked(),
+        slide_path = layer.metadata["slide_path"]
+        self.worker = create_worker(self._run, self.request(slide_path), visible_only,
+                                    self.probabilities_box.isChecked(),
+                                    result_kinds_shown(self.viewer, slide_path),
                                     _ignore_errors=True)
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_done)
@@ -242,8 +244,10 @@ class SegmentWidget(QWidget):
         self._say("Detecting tissue and planning tiles…")
         self.worker.start()
 
-    def _run(self, request: SegmentRequest, visible_only: bool, show_probability: bool):
-        """Worker-thread generator: first the PreparedRun, then the engine's events."""
+    def _run(self, request: SegmentRequest, visible_only: bool, show_probability: bool,
+             shown: frozenset[str]):
+        """Worker-thread generator: first the PreparedRun, then the engine's events.
+        ``shown``: kinds of result layers the viewer has for the slide already."""
         import pandas  # noqa: F401 - napari imports it for the first Labels layer; pay here, off the GUI thread
 
         yield_cpu_to_the_gui()
@@ -260,7 +264,7 @@ class SegmentWidget(QWidget):
             view.warm_box(viewport, max_px=2 * screen_px)
         done = int(prepared.plan.store.done_tiles().ravel()[prepared.plan.tiles].sum())
         self._layers_shown.clear()
-        yield Planned(prepared, view, build_result_layers(view, key), done, warnings)
+        yield Planned(prepared, view, build_result_layers(view, key, shown), done, warnings)
         self._layers_shown.wait(timeout=10)  # napari adds layers faster with the CPU to itself
         run = start_run(prepared, viewport=lambda: self._viewport, cancel=self._cancel)
         summary = yield from batch_events(run, view)
