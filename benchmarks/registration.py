@@ -34,6 +34,14 @@ def tissue_error_px(he, estimate: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.hypot(*((points @ estimate.T - points @ truth.T)[:, :2].T))
 
 
+def parameters(matrix: np.ndarray, side: int) -> tuple[float, float, np.ndarray]:
+    """(rotation °, scale, (dy, dx) level-0 px that the slide centre moves) of an H&E -> CK5/6 affine."""
+    centre = (np.array([side, side], float) - 1) / 2
+    linear = matrix[:2, :2]
+    return (float(np.degrees(np.arctan2(linear[1, 0], linear[0, 0]))),
+            float(np.sqrt(abs(np.linalg.det(linear)))), linear @ centre + matrix[:2, 2] - centre)
+
+
 def timed_register(he, ck56, params: RegistrationParams):
     start = time.perf_counter()
     registration = register(he, ck56, params)
@@ -66,6 +74,9 @@ def main() -> None:
               f"true rotation {angle:.1f}°, shift {shift:.1f}% of the side")
         print(f"  registered: error max {error.max():.2f} px, mean {error.mean():.2f} px "
               f"over tissue, {seconds:.1f} s wall ({os.getloadavg()[0]:.1f} load); {full.summary()}")
+        (a1, s1, c1), (a2, s2, c2) = (parameters(m, args.side) for m in (pair.affine, full.matrix))
+        print(f"  fitted - true: rotation {a2 - a1:+.4f}°, scale {s2 - s1:+.6f}, centre shift "
+              f"({c2[0] - c1[0]:+.2f}, {c2[1] - c1[1]:+.2f}) px (true: {a1:.3f}°, scale {s1:.5f})")
         print(f"  baseline (thumbnails only): error max {coarse_error.max():.2f} px, mean "
               f"{coarse_error.mean():.2f} px, {coarse_seconds:.1f} s; refinement cuts the "
               f"largest error {coarse_error.max() / max(error.max(), 1e-9):.1f}x")

@@ -46,6 +46,18 @@ def test_known_transform_recovered_within_2_px(tmp_path, seed):
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="issue 15, open: the worst pair found (seed 5, -4.3°) misses 2 px "
+                          "(2.37 px here, 3.89 px at 8,192²); turns red once it is met")
+def test_worst_known_pair_within_2_px(tmp_path):
+    pair = synthetic_pair(tmp_path, 5)
+    he, ck56 = open_slide(pair.he_path), open_slide(pair.ck56_path)
+    registration = register(he, ck56, RegistrationParams(patches=40))
+    error = tissue_error_px(he, registration.matrix, pair.affine)
+    assert error.max() <= 2.0, f"max {error.max():.2f} px, mean {error.mean():.2f} px"
+
+
+@pytest.mark.slow
 def test_another_tissue_is_flagged(tmp_path):
     first = generate_pair(tmp_path / "a", SynthConfig(size=(1024, 1024), mpp=2.0, seed=3))
     other = generate_pair(tmp_path / "b", SynthConfig(size=(1024, 1024), mpp=2.0, seed=11))

@@ -13,6 +13,19 @@ deconvolution, ``stain.stain_densities``) plus the tissue mask is what is matche
    sub-pixel upsampling gives each patch's residual shift, and scikit-image's
    ``ransac`` fits a similarity (or affine) transform to the control points.
 
+Why a similarity (with scale), not a rigid fit in µm, even when both slides state
+their µm/px: the µm/px is the scanner's scale, not the tissue's. Serial sections
+stretch or shrink by one to a few per cent when floated and mounted, so the
+tissue's scale between two sections on one scanner is unknown; the synthetic pairs
+(``io.synthetic.warp``) model it with a scale change of up to ±2%, and a rigid fit
+would miss it by tens of pixels at the edge of an 8,192² slide.
+
+What limits the accuracy: serial sections hold different nuclei. On synthetic pairs
+a patch's shift is off by about 1.7 µm (median) even when read through the true
+transform (0.2 µm when both sections are given the same nuclei), so the fit's error
+is that scatter averaged over the few nests a section holds: about 1-4 px at level
+0 on 8,192² pairs at 0.5 µm/px (README, registration benchmark).
+
 The quality is the NCC of haematoxylin after warping (thumbnails, over tissue) and
 the RMS residual of the inlier control points in µm; a poor fit is flagged, never
 silently used. Nothing here reads a whole level: thumbnails and patches only.
