@@ -33,6 +33,7 @@ def test_views_are_flipped_back_and_averaged():
 
 def test_the_number_of_views_is_checked_and_read_from_the_card():
     assert views_of(None) == 1 and views_of({}) == 1 and views_of({CARD_KEY: 4}) == 4
+    assert views_of({CARD_KEY: 4}, asked=1) == 1
     assert check_views(2) == 2
     with pytest.raises(ValueError, match=r"flip views must be one of \[1, 2, 4\], got 3"):
         check_views(3)

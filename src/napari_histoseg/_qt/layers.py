@@ -100,22 +100,22 @@ def build_result_layers(view, slide_path: str,
     return built
 
 
-def show_results(viewer, view, slide_path: str, built: list | None = None,
+def show_results(viewer, view, slide_path: str, built: list[ResultLayerData],
                  then: Callable[[], None] | None = None) -> list:
     """The result layers of ``slide_path`` showing ``view``; created only the first time.
 
     Args:
         view: an ``io.display_cache.ResultView`` (its levels are what the layers show).
-        built: from :func:`build_result_layers` (made now if not given); its layers are
-            added where the viewer has no result layer of that kind for this slide.
+        built: from :func:`build_result_layers` (on a worker); its layers are added where
+            the viewer has no result layer of that kind for this slide.
         then: called on the GUI thread once new layers are complete (their painting
             overlays come in later turns of the event loop, see :func:`_hold_overlays`).
     Returns the layers, mask last. A probability layer not wanted this run is hidden.
     """
-    layers, later = [], []
     from napari.layers import Layer
 
-    for item in built if built is not None else build_result_layers(view, slide_path):
+    layers, later = [], []
+    for item in built:
         existing = _result_layer(viewer, slide_path, str(view.store.path), item.kind)
         if existing is None:
             new = item.layer or Layer.create(item.data, item.kwargs, item.kind)

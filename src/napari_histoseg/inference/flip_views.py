@@ -30,9 +30,10 @@ def check_views(views: int) -> int:
     return views
 
 
-def views_of(card: dict | None) -> int:
-    """The number of views a checkpoint's model card asks for (1 when it names none)."""
-    return check_views(int((card or {}).get(CARD_KEY, 1)))
+def views_of(card: dict | None, asked: int | None = None) -> int:
+    """The number of views to run: ``asked`` if given, else what a checkpoint's model card
+    names (1 when it names none); ValueError for an unsupported number."""
+    return check_views(asked if asked is not None else int((card or {}).get(CARD_KEY, 1)))
 
 
 def view_logits(predict_logits: Callable, x, views: int) -> Iterator:

@@ -159,9 +159,9 @@ def prepare_run(request: SegmentRequest, resolved: ResolvedModel | None = None,
 def run_flips(asked: int | None, resolved: ResolvedModel, detail: bool, warn) -> int:
     """Flipped views per tile: ``asked``, else the model card's; 1 for a model reading
     detail crops (its crops are not flipped with the tile), with a warning if more were asked."""
-    from napari_histoseg.inference.flip_views import check_views, views_of
+    from napari_histoseg.inference.flip_views import views_of
 
-    flips = check_views(asked) if asked is not None else views_of(resolved.card)
+    flips = views_of(resolved.card, asked)
     if detail and flips > 1:
         if asked is not None:
             warn(f"WARNING: {resolved.name} reads 40x detail crops; it runs without flipped views")

@@ -184,7 +184,8 @@ def read_correction(path: str | Path) -> Correction:
     return Correction(**arrays, location=tuple(meta["location"]), size=tuple(meta["size"]),
                       mpp=tuple(meta["mpp"]), slide=meta["slide"],
                       slide_sha256=meta["slide_sha256"], model_sha256=meta["model_sha256"],
-                      class_names=tuple(meta.get("class_names", ())), author=meta["author"], time=meta["time"], record_id=meta["record_id"])
+                      class_names=tuple(meta.get("class_names", ())), author=meta["author"],
+                      time=meta["time"], record_id=meta["record_id"])
 
 
 def _read(path: str | Path, pixels: bool) -> tuple[dict, dict[str, np.ndarray]]:

@@ -59,7 +59,8 @@ class Edit:
                           location=location, size=size, mpp=store.spec.mpp, slide=self.slide,
                           slide_sha256=self.slide_sha256,
                           model_sha256=store.spec.model_sha256,
-                          class_names=tuple(store.spec.class_names), author=self.author or default_author())
+                          class_names=tuple(store.spec.class_names),
+                          author=self.author or default_author())
 
 
 def corrections_of(workspace) -> CorrectionStore:

@@ -45,11 +45,11 @@ def evaluate_checkpoint(model_path: str | Path, data: str | Path, split: str = "
     """Evaluate ``model_path`` on ``data``: a built dataset's ``split``, or, with ``source``
     (a pairs-source dict with ``mpp`` and ``mask``), a folder of raw image/mask pairs.
     ``flips``: flipped views averaged per image, as segmenting would (default: the card's)."""
-    from napari_histoseg.inference.flip_views import check_views, views_of
+    from napari_histoseg.inference.flip_views import views_of
     from napari_histoseg.models.registry import load_checkpoint
 
     loaded = load_checkpoint(model_path, device=device)
-    views = check_views(flips) if flips is not None else views_of(loaded.config.card)
+    views = views_of(loaded.config.card, flips)
     pairs = _pairs(loaded.config, data, split, source)
     matrix = np.zeros((len(loaded.config.class_names),) * 2, np.int64)
     for image, mask in pairs:

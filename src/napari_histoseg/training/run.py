@@ -113,12 +113,12 @@ def dataset_normalisation(root: Path, max_patches: int = 1000) -> dict:
 
 def checkpoint_config(config: RunConfig, manifest: Manifest, normalisation: dict, base):
     """The ModelConfig written with every best checkpoint of this run."""
+    from napari_histoseg.inference.flip_views import CARD_KEY as FLIPS_KEY
     from napari_histoseg.models.registry import ModelConfig
 
-    from napari_histoseg.inference.flip_views import CARD_KEY as FLIPS_KEY
-
     stains = [p.source_stain["mean"] for p in manifest.split("train") if p.source_stain]
-    inherited = {FLIPS_KEY: base.config.card[FLIPS_KEY]} if base and FLIPS_KEY in base.config.card else {}
+    inherited = ({FLIPS_KEY: base.config.card[FLIPS_KEY]}
+                 if base and FLIPS_KEY in base.config.card else {})
     card = {**inherited, **config.card, "dataset": str(_shown(config.dataset)),
             "sources": [s["name"] for s in manifest.sources],
             "train_patches": len(manifest.split("train")),
