@@ -43,8 +43,7 @@ def show_model_edges(viewer, slide_path: str, root: Path):
     """Add (or refresh) the model edge layer of ``slide_path`` from ``root``; None when there is none."""
     import dask.array as da
 
-    from napari_histoseg.inference.model_edges import MODEL_EDGES_NAME
-    from napari_histoseg.io.edge_store import open_edges
+    from napari_histoseg.io.edge_store import MODEL_EDGES_NAME, open_edges
 
     path = Path(root) / MODEL_EDGES_NAME
     if not path.exists():

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_histoseg.io.edge_store import EdgePyramid, write_pyramid
+from napari_histoseg.inference.predictor import Predictor
+from napari_histoseg.io.edge_store import MODEL_EDGES_NAME, EdgePyramid, write_pyramid
+from napari_histoseg.models.device import inference_context
 
-MODEL_EDGES_NAME = "edges_model.zarr"
 #: Core side and halo (px at the model's resolution) of the tiles the edge branch runs on.
 TILE, HALO = 256, 32
 #: A CK5/6 tile whose every pixel is this bright or more is glass: no edges computed there.
@@ -51,7 +52,7 @@ def model_edge_pyramid(registered, model, normalisation: dict | None, input_mpp:
     meta = {"method": "fusion-edge-branch", "model": model_name, "level": level,
             "downsample": downsample, "mpp": [he.mpp[0] * downsample, he.mpp[1] * downsample],
             "slide_mpp": list(he.mpp), "registration": np.asarray(registered.registration.matrix).tolist()}
-    run = _EdgeBranch(model, normalisation, device)
+    run = _EdgeBranch(model, normalisation, device, TILE + 2 * HALO)
 
     def compute(y: int, x: int, size: tuple[int, int]) -> np.ndarray | None:
         rgb = registered.read_region(level, (y - HALO, x - HALO), (TILE + 2 * HALO,) * 2)
@@ -62,27 +63,17 @@ def model_edge_pyramid(registered, model, normalisation: dict | None, input_mpp:
     return (yield from write_pyramid(Path(workspace_root) / MODEL_EDGES_NAME, shape, meta, TILE, compute))
 
 
-class _EdgeBranch:
-    """(h, w, 3) uint8 CK5/6 -> (h, w) uint8 sigmoid(edge logits) x 255, h and w multiples of 16."""
+class _EdgeBranch(Predictor):
+    """(h, w, 3) uint8 CK5/6 -> (h, w) uint8 sigmoid(edge logits) x 255, h and w multiples of 16;
+    device, model placement and normalisation as the engine's :class:`Predictor`."""
 
-    def __init__(self, model, normalisation: dict | None, device: str):
-        import torch
-
-        from napari_histoseg.models.device import select_device
-
-        self.device = select_device(device)
-        self.model = model.to(self.device).eval()
-        norm = normalisation or {"mean": [0.0] * 3, "std": [1.0] * 3}
-        self.mean = torch.tensor(norm["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-        self.std = torch.tensor(norm["std"], dtype=torch.float32).view(1, 3, 1, 1)
+    def __init__(self, model, normalisation: dict | None, device: str, side: int):
+        super().__init__(model, device, normalisation, tile_size=side, batch_size=1)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         import torch
 
-        from napari_histoseg.models.device import inference_context
-
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
-        x = ((x - self.mean) / self.std).to(self.device)
+        x = self._prepare(rgb[None])
         with inference_context(self.device):
             logits = self.model.edge_logits(x)
         return torch.sigmoid(logits.float())[0, 0].mul(255).round().to(torch.uint8).cpu().numpy()

@@ -21,6 +21,8 @@ from zarr.codecs import BloscCodec
 from napari_histoseg.io.errors import FileError
 
 EDGES_NAME = "edges.zarr"
+#: The fusion network's edge map (``inference.model_edges``), in the same format.
+MODEL_EDGES_NAME = "edges_model.zarr"
 CHUNK = 512
 MIN_LEVEL_SIDE = 256
 FORMAT = 1
