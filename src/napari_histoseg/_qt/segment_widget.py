@@ -33,6 +33,7 @@ from napari_histoseg._qt.model_choices import fill_boxes, list_choices
 from napari_histoseg._qt.progress_bar import DeferredProgressBar
 from napari_histoseg._qt.slide_mpp_row import SlideMppRow
 from napari_histoseg.inference.events import BatchSizeReduced, Progress
+from napari_histoseg.inference.flip_views import VIEWS
 from napari_histoseg.inference.session import (SegmentRequest, prepare_run, restrict_to_box,
                                                 start_run)
 from napari_histoseg.io.display_cache import ResultView  # noqa: TC001 - in annotations
@@ -89,8 +90,9 @@ class SegmentWidget(QWidget):
         self.halo_box = _spin(QSpinBox(), 0, 512, 64, None, step=16)
         self.batch_box = _spin(QSpinBox(), 1, 256, 8, None)
         self.flips_box = QComboBox()
-        for text, views in (("model's", None), ("1 (fastest)", 1), ("2", 2), ("4", 4)):
-            self.flips_box.addItem(text, views)
+        self.flips_box.addItem("model's", None)
+        for views in sorted(VIEWS):
+            self.flips_box.addItem("1 (fastest)" if views == 1 else str(views), views)
         self.flips_box.setToolTip("Average each tile's prediction over flipped copies: more "
                                   "accurate, one forward pass per view")
         self.device_box = QComboBox()

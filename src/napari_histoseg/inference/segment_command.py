@@ -8,6 +8,7 @@ from pathlib import Path
 
 from napari_histoseg.inference.batch.command import (add_batch_arguments, batch_template,
                                                      is_batch, run_batch_command)
+from napari_histoseg.inference.flip_views import VIEWS
 
 
 def add_segment_command(subparsers) -> argparse.ArgumentParser:
@@ -33,7 +34,7 @@ def add_segment_command(subparsers) -> argparse.ArgumentParser:
                         help="model input side in px (default: the checkpoint's, else 512)")
     parser.add_argument("--halo", type=int, default=64, help="overlap per tile side in px")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--flips", type=int, choices=(1, 2, 4), default=None,
+    parser.add_argument("--flips", type=int, choices=sorted(VIEWS), default=None,
                         help="flipped views averaged per tile (default: the model card's; "
                              "1 is fastest)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")

@@ -12,6 +12,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from napari_histoseg.inference.flip_views import VIEWS
+
 
 def add_training_commands(subparsers) -> None:
     """Register build-dataset, train and evaluate on an argparse subparsers object."""
@@ -132,7 +134,7 @@ def _add_evaluate(subparsers) -> None:
     parser.add_argument("--mask-encoding", default="grey", help="grey or any_channel (raw folders)")
     parser.add_argument("--csv", type=Path, default=None, help="also write the table as CSV")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--flips", type=int, choices=(1, 2, 4), default=None,
+    parser.add_argument("--flips", type=int, choices=sorted(VIEWS), default=None,
                         help="flipped views averaged per image (default: the model card's, as "
                              "`histoseg segment` runs it)")
     parser.set_defaults(func=run_evaluate)
